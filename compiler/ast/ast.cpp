@@ -1,0 +1,39 @@
+// Small helpers on AST nodes.
+#include "compiler/ast/ast.hpp"
+
+namespace trix::ast {
+
+bool Expr::IsPlainString(std::string* text_value) const {
+  if (kind != ExprKind::String) return false;
+  std::string t;
+  for (const auto& p : parts) {
+    if (p.expr) return false;
+    t += p.text;
+  }
+  if (text_value) *text_value = std::move(t);
+  return true;
+}
+
+std::string_view ToString(TypeKind k) {
+  switch (k) {
+    case TypeKind::String: return "string";
+    case TypeKind::Int: return "int";
+    case TypeKind::Float: return "float";
+    case TypeKind::Bool: return "bool";
+    case TypeKind::Duration: return "duration";
+    case TypeKind::Percent: return "percent";
+    case TypeKind::Cron: return "cron";
+    case TypeKind::Secret: return "secret";
+    case TypeKind::Environment: return "environment";
+    case TypeKind::Role: return "role";
+    case TypeKind::List: return "list";
+  }
+  return "?";
+}
+
+std::string TypeToString(const TypeExpr& t) {
+  if (t.kind == TypeKind::List) return "[" + (t.elem ? TypeToString(*t.elem) : std::string("?")) + "]";
+  return std::string(ToString(t.kind));
+}
+
+}  // namespace trix::ast

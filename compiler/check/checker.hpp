@@ -1,0 +1,48 @@
+// Internal interface between the checker's files (check.cpp: names and
+// types; policy.cpp: constant folding and the E401 path analysis).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/check/sema.hpp"
+#include "compiler/check/types.hpp"
+
+namespace trix::sema {
+
+/// A value known at check time (folded from literals, environment
+/// attributes and parameter defaults).
+struct Value {
+  enum K { Unknown, Bool, Num, Str, List } k = Unknown;
+  bool b = false;
+  double n = 0;
+  std::string s;
+  std::vector<Value> l;
+};
+
+/// What folding may read: one environment's attributes and parameter defaults.
+struct FoldEnv {
+  const ast::Decl* environment = nullptr;
+  const ModuleScope* scope = nullptr;
+};
+
+Value Fold(const ast::Expr& e, const FoldEnv& env, int depth = 0);
+
+/// Looks an attribute up in a declaration's attribute list.
+const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key);
+
+/// Whether a step changes something (run, mutating http, deploy, or an action call whose body does).
+struct MutationOracle {
+  virtual ~MutationOracle() = default;
+  virtual bool Mutates(const ast::Step& step) const = 0;
+};
+
+/// E401 for one pipeline: for each protected target environment, every path
+/// to the first mutating step must pass an acceptable `approve`.
+void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::Decl*>& targets, const ModuleScope& scope,
+                        const MutationOracle& oracle, Diagnostics& diags);
+
+}  // namespace trix::sema

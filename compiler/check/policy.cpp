@@ -1,0 +1,288 @@
+// Policy: constant folding of guards and the E401 approval path analysis.
+#include <fmt/format.h>
+
+#include "compiler/check/checker.hpp"
+#include "compiler/util/text.hpp"
+
+namespace trix::sema {
+
+const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key) {
+  for (const auto& a : attrs) {
+    if (a.key.name == key) return &a;
+  }
+  return nullptr;
+}
+
+namespace {
+
+Value Unknown() { return {}; }
+Value B(bool b) {
+  Value v;
+  v.k = Value::Bool;
+  v.b = b;
+  return v;
+}
+Value N(double n) {
+  Value v;
+  v.k = Value::Num;
+  v.n = n;
+  return v;
+}
+Value S(std::string s) {
+  Value v;
+  v.k = Value::Str;
+  v.s = std::move(s);
+  return v;
+}
+
+bool Equal(const Value& a, const Value& b) {
+  if (a.k != b.k) return false;
+  switch (a.k) {
+    case Value::Bool: return a.b == b.b;
+    case Value::Num: return a.n == b.n;
+    case Value::Str: return a.s == b.s;
+    case Value::List:
+      if (a.l.size() != b.l.size()) return false;
+      for (std::size_t i = 0; i < a.l.size(); ++i) {
+        if (!Equal(a.l[i], b.l[i])) return false;
+      }
+      return true;
+    case Value::Unknown: return false;
+  }
+  return false;
+}
+
+std::string Text(const Value& v) {
+  switch (v.k) {
+    case Value::Bool: return v.b ? "true" : "false";
+    case Value::Num: return fmt::format("{}", v.n);
+    case Value::Str: return v.s;
+    default: return "";
+  }
+}
+
+}  // namespace
+
+Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
+  if (depth > 64) return Unknown();  // a cycle through parameter defaults; the checker reports it elsewhere
+  using K = ast::ExprKind;
+  switch (e.kind) {
+    case K::Bool: return B(e.boolean);
+    case K::Int:
+    case K::Float:
+    case K::Duration:
+    case K::Percent: return N(e.kind == K::Duration ? e.number / 1000.0 : e.number);
+    case K::String: {
+      std::string out;
+      for (const auto& p : e.parts) {
+        if (!p.expr) {
+          out += p.text;
+          continue;
+        }
+        Value v = Fold(*p.expr, env, depth + 1);
+        if (v.k == Value::Unknown || v.k == Value::List) return Unknown();
+        out += Text(v);
+      }
+      return S(out);
+    }
+    case K::List: {
+      Value v;
+      v.k = Value::List;
+      for (const auto& it : e.items) v.l.push_back(Fold(*it, env, depth + 1));
+      return v;
+    }
+    case K::Name: {
+      if (!env.scope) return Unknown();
+      auto it = env.scope->params.find(e.text);
+      if (it != env.scope->params.end() && it->second->value) return Fold(*it->second->value, env, depth + 1);
+      return Unknown();
+    }
+    case K::Member: {
+      if (e.lhs->kind == K::Name && e.lhs->text == "env" && env.environment) {
+        if (e.text == "name") return S(env.environment->name.name);
+        if (const ast::Attr* a = FindAttr(env.environment->attrs, e.text)) {
+          // Bare names in environment attributes (approvals = [release]) fold to their text.
+          if (a->value->kind == K::List) {
+            Value v;
+            v.k = Value::List;
+            for (const auto& it : a->value->items) {
+              v.l.push_back(it->kind == K::Name ? S(it->text) : Fold(*it, env, depth + 1));
+            }
+            return v;
+          }
+          return Fold(*a->value, env, depth + 1);
+        }
+      }
+      return Unknown();
+    }
+    case K::Unary: {
+      Value v = Fold(*e.lhs, env, depth + 1);
+      if (e.text == "not") return v.k == Value::Bool ? B(!v.b) : Unknown();
+      return v.k == Value::Num ? N(-v.n) : Unknown();
+    }
+    case K::Binary: {
+      const std::string& op = e.text;
+      if (op == "and" || op == "or") {
+        Value l = Fold(*e.lhs, env, depth + 1);
+        Value r = Fold(*e.rhs, env, depth + 1);
+        const bool is_and = op == "and";
+        // Three-valued logic: `false and unknown` is false, `true or unknown` is true.
+        if (l.k == Value::Bool && l.b != is_and) return B(!is_and);
+        if (r.k == Value::Bool && r.b != is_and) return B(!is_and);
+        if (l.k == Value::Bool && r.k == Value::Bool) return B(is_and);
+        return Unknown();
+      }
+      Value l = Fold(*e.lhs, env, depth + 1);
+      Value r = Fold(*e.rhs, env, depth + 1);
+      if (l.k == Value::Unknown || r.k == Value::Unknown) return Unknown();
+      if (op == "==") return B(Equal(l, r));
+      if (op == "!=") return B(!Equal(l, r));
+      if (op == "in") {
+        if (r.k == Value::List) {
+          for (const auto& x : r.l) {
+            if (x.k == Value::Unknown) return Unknown();
+            if (Equal(x, l)) return B(true);
+          }
+          return B(false);
+        }
+        if (r.k == Value::Str && l.k == Value::Str) return B(r.s.find(l.s) != std::string::npos);
+        return Unknown();
+      }
+      if (l.k == Value::Num && r.k == Value::Num) {
+        if (op == "<") return B(l.n < r.n);
+        if (op == "<=") return B(l.n <= r.n);
+        if (op == ">") return B(l.n > r.n);
+        if (op == ">=") return B(l.n >= r.n);
+        if (op == "+") return N(l.n + r.n);
+        if (op == "-") return N(l.n - r.n);
+        if (op == "*") return N(l.n * r.n);
+        if (op == "/") return r.n == 0 ? Unknown() : N(l.n / r.n);
+      }
+      if (l.k == Value::Str && r.k == Value::Str) {
+        if (op == "+") return S(l.s + r.s);
+        if (op == "<") return B(l.s < r.s);
+        if (op == "<=") return B(l.s <= r.s);
+        if (op == ">") return B(l.s > r.s);
+        if (op == ">=") return B(l.s >= r.s);
+      }
+      return Unknown();
+    }
+    default: return Unknown();
+  }
+}
+
+namespace {
+
+std::string Describe(const ast::Step& s, const SourceManager* sm = nullptr) {
+  (void)sm;
+  switch (s.kind) {
+    case ast::StepKind::Run: return "`run` step";
+    case ast::StepKind::Http: return fmt::format("`http {}` step", s.method);
+    case ast::StepKind::Deploy: return fmt::format("`deploy {}`", s.service.name);
+    case ast::StepKind::Call:
+      return s.module ? fmt::format("`{}.{}(...)`", s.module->name, s.name.name) : fmt::format("`{}(...)`", s.name.name);
+    case ast::StepKind::Parallel: return "`parallel` block";
+    default: return "step";
+  }
+}
+
+struct PathWalker {
+  const ast::Decl& env;
+  const FoldEnv fold;
+  std::optional<std::vector<std::string>> acceptable;  // nullopt: any approval
+  const MutationOracle& oracle;
+  bool approved = false;
+  std::vector<std::string> path;
+  std::vector<std::pair<SourceRange, std::string>> notes;
+  const ast::Step* offender = nullptr;
+  std::string offender_where;
+
+  bool Acceptable(const std::string& name) const {
+    if (!acceptable) return true;
+    for (const auto& a : *acceptable) {
+      if (a == name) return true;
+    }
+    return false;
+  }
+
+  // Returns true when the walk should stop (offender found).
+  bool Steps(const ast::Steps& steps, const std::string& where) {
+    for (const auto& s : steps) {
+      Value g = s.when ? Fold(*s.when, fold) : B(true);
+      if (g.k == Value::Bool && !g.b) continue;
+      if (s.kind == ast::StepKind::Approve) {
+        if (g.k == Value::Bool && Acceptable(s.name.name)) {
+          approved = true;
+          path.push_back("approve " + s.name.name);
+        } else if (g.k == Value::Unknown) {
+          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", s.name.name)});
+        }
+        continue;
+      }
+      if (oracle.Mutates(s) && !approved) {
+        offender = &s;
+        offender_where = where;
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::Decl*>& targets, const ModuleScope& scope,
+                        const MutationOracle& oracle, Diagnostics& diags) {
+  for (const ast::Decl* env : targets) {
+    FoldEnv fold{env, &scope};
+    const ast::Attr* prot = FindAttr(env->attrs, "protected");
+    if (!prot) continue;
+    Value pv = Fold(*prot->value, fold);
+    if (pv.k == Value::Bool && !pv.b) continue;  // unknown counts as protected: be conservative
+    PathWalker w{*env, fold, std::nullopt, oracle, false, {}, {}, nullptr, {}};
+    if (const ast::Attr* ap = FindAttr(env->attrs, "approvals")) {
+      std::vector<std::string> names;
+      if (ap->value->kind == ast::ExprKind::List) {
+        for (const auto& it : ap->value->items) {
+          if (it->kind == ast::ExprKind::Name) names.push_back(it->text);
+        }
+      }
+      w.acceptable = names;
+    }
+    for (const auto& item : pipeline.items) {
+      using PK = ast::PipelineItemKind;
+      if (item.kind == PK::Gate || item.kind == PK::Approve) {
+        Value g = item.when ? Fold(*item.when, fold) : B(true);
+        if (g.k == Value::Bool && !g.b) continue;
+        if (item.kind == PK::Gate) {
+          w.path.push_back("gate " + item.name.name);
+          continue;
+        }
+        if (g.k == Value::Bool && w.Acceptable(item.name.name)) {
+          w.approved = true;
+          w.path.push_back("approve " + item.name.name);
+        } else if (g.k == Value::Unknown) {
+          w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", item.name.name)});
+        } else if (!w.Acceptable(item.name.name)) {
+          w.notes.push_back({item.range, fmt::format("`approve {}` does not count: `{}` accepts only {}", item.name.name,
+                                                     env->name.name, OrList(*w.acceptable))});
+        }
+      } else if (item.kind == PK::Stage) {
+        w.path.push_back("stage " + item.name.name);
+        if (w.Steps(item.steps, item.name.name)) break;
+      }
+    }
+    if (!w.offender) continue;
+    std::string which = w.acceptable ? (w.acceptable->empty() ? std::string("an approval (the environment lists none)") : OrList(*w.acceptable))
+                                     : std::string("any approval");
+    auto& d = diags.Report(DiagCode::E401, w.offender->head_range,
+                           fmt::format("pipeline `{}` can change protected environment `{}` without approval: {} in stage `{}` runs before any `approve` of {}",
+                                       pipeline.name.name, env->name.name, Describe(*w.offender), w.offender_where, which));
+    d.Note(fmt::format("path for `{}`: {}", env->name.name, Join(w.path, " -> ")));
+    for (auto& [r, msg] : w.notes) d.Note(r, msg);
+    std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0] : std::string("NAME");
+    d.Help(fmt::format("add `approve {}` before stage `{}`", first, w.offender_where));
+  }
+}
+
+}  // namespace trix::sema
