@@ -21,9 +21,12 @@ struct errors {
   template <>                \
   inline constexpr const char* errors::message<rule> = text
 
-inline constexpr char kExpectedDecl[] =
-    "expected a declaration (`runbook`, `import`, `param`, `secret`, `role`, `environment`, `gate`, "
-    "`approval`, `analysis`, `service`, `action`, `pipeline`, `alert` or `gitops`)";
+// A macro, not a `constexpr char[]`: must_if static_asserts `message != nullptr`,
+// and GCC with -fsanitize=address does not treat the address of a named array
+// as a constant there (string literals are fine).
+#define TRIX_EXPECTED_DECL                                                                              \
+  "expected a declaration (`runbook`, `import`, `param`, `secret`, `role`, `environment`, `gate`, " \
+  "`approval`, `analysis`, `service`, `action`, `pipeline`, `alert` or `gitops`)"
 TRIX_ERR(str_escape_char, "unknown escape sequence; expected one of `\\\"` `\\\\` `\\n` `\\t` `\\$`");
 TRIX_ERR(interp_close, "expected `}` to close the interpolation");
 TRIX_ERR(str_close, "unterminated string; expected `\"` before the end of the line");
@@ -66,9 +69,10 @@ TRIX_ERR(require_what, "expected a role name or a quorum `N of [role, ...]`");
 TRIX_ERR(action_params, "expected `(` and the parameter list");
 TRIX_ERR(params_close, "expected `)` or another parameter");
 TRIX_ERR(trigger_kind, "expected `push`, `schedule` or `dispatch`");
-TRIX_ERR(decl_or_end, kExpectedDecl);
-TRIX_ERR(eof, kExpectedDecl);
+TRIX_ERR(decl_or_end, TRIX_EXPECTED_DECL);
+TRIX_ERR(eof, TRIX_EXPECTED_DECL);
 
+#undef TRIX_EXPECTED_DECL
 #undef TRIX_ERR
 
 }  // namespace trix::grammar

@@ -674,6 +674,7 @@ ast::Decl Builder::BuildDecl(const Node& n) {
         auto sv = num.string_view();
         auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), q);
         if (ec != std::errc() || q > 1000000) Fail(num, fmt::format("the quorum `{}` is too large", sv));
+        if (q == 0) Fail(num, "a quorum must be at least 1");
         r.quorum = static_cast<int>(q);
         for (auto& role : what.children.at(1)->children) r.roles.push_back(Id(*role));
       } else {
@@ -794,6 +795,15 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
       diags.Report(DiagCode::E102, {id, off, off + 1},
                    fmt::format("nesting deeper than {} levels", kMaxNesting))
           .Help("split the expression or the step blocks into smaller pieces");
+    } else if (msg == errors::message<str_escape_char> && off > 0 && off < text.size() && text[off - 1] == '\\' &&
+               text[off] != '\n' && text[off] != '\r') {
+      // The escape is the backslash and the character after it: point at both.
+      std::uint32_t end = off + 1;
+      while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+      diags.Report(DiagCode::E101, {id, off - 1, end},
+                   fmt::format("unknown escape sequence `{}`; expected one of `\\\"` `\\\\` `\\n` `\\t` `\\$`",
+                               std::string_view(text).substr(off - 1, end - off + 1)))
+          .Help("write a backslash as `\\\\`");
     } else {
       auto [len, found] = TokenAt(text, off);
       diags.Report(DiagCode::E101, {id, off, off + len}, fmt::format("{}; found {}", msg, found));

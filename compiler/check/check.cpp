@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "compiler/check/checker.hpp"
@@ -52,6 +53,11 @@ const Specs kK8sAttrs = {{"deployment", AT::Str, {}, true}, {"container", AT::St
                          {"replicas", AT::NonNegInt}, {"context", AT::Str}, {"selector", AT::Str}};
 const Specs kNginxAttrs = {{"config", AT::Str}, {"upstream", AT::Str}, {"stable", AT::Str}, {"canary", AT::Str}, {"reload", AT::Str}};
 const Specs kCommandAttrs = {{"release", AT::Str}, {"set_weight", AT::Str}, {"promote", AT::Str}, {"abort", AT::Str}, {"rollback", AT::Str}};
+const Specs kAnyProviderAttrs = [] {
+  Specs all;
+  for (const Specs* s : {&kK8sAttrs, &kNginxAttrs, &kCommandAttrs}) all.insert(all.end(), s->begin(), s->end());
+  return all;
+}();
 const Specs kCanaryAttrs = {{"max_surge", AT::NumOrPercent}, {"max_unavailable", AT::NumOrPercent}};
 const Specs kBlueGreenAttrs = {{"scale_down_delay", AT::Dur}, {"auto_promote", AT::Bool}};
 const Specs kRollingAttrs = {{"max_surge", AT::NumOrPercent}, {"max_unavailable", AT::NumOrPercent}, {"timeout", AT::Dur}};
@@ -63,6 +69,11 @@ const Specs kGitopsAttrs = {{"repo", AT::Str, {}, true}, {"path", AT::Str}, {"re
 // Reserved environment attributes; all other attributes are free.
 const Specs kEnvReserved = {{"protected", AT::Bool}, {"approvals", AT::ApprovalList}, {"window", AT::Window},
                             {"freeze", AT::FreezeList}, {"notify", AT::Str}, {"prometheus", AT::Str}};
+
+/// lit::CronError's text describes the problem ("hour field `24` is out of
+/// range 0-23", "cron expression `...` has 6 fields ..."); the caret shows the
+/// expression, so it is not repeated in the message.
+std::string CronMessage(const std::string& err) { return err.starts_with("cron ") ? err : "cron " + err; }
 
 const std::set<std::string_view> kMutatingMethods = {"POST", "PUT", "PATCH", "DELETE"};
 
@@ -102,6 +113,9 @@ struct Scope {
 const std::map<std::string, Type> kRunResults = {{"exit_code", Type::Of(Kind::Int)}, {"stdout", Type::Of(Kind::String)}, {"stderr", Type::Of(Kind::String)}};
 const std::map<std::string, Type> kHttpResults = {{"status", Type::Of(Kind::Int)}, {"body", Type::Of(Kind::String)}, {"latency", Type::Of(Kind::Duration)}};
 const std::map<std::string, Type> kPromResults = {{"value", Type::Of(Kind::Float)}};
+// Names a `command` service's commands may interpolate: the version being
+// deployed and the canary weight being set.
+const std::map<std::string, Type> kCommandVars = {{"version", Type::Of(Kind::String)}, {"weight", Type::Of(Kind::Percent)}};
 
 class Checker final : public MutationOracle {
  public:
@@ -172,7 +186,8 @@ class Checker final : public MutationOracle {
     return out;
   }
   const ast::Decl* Resolve(int module, ast::DeclKind kind, const ast::Ident& id, bool report = true);
-  void Undefined(const ast::Ident& id, std::string_view what, const std::vector<std::string>& candidates);
+  /// Reports E201 and returns the suggested name, if any.
+  std::optional<std::string> Undefined(const ast::Ident& id, std::string_view what, const std::vector<std::string>& candidates);
   void Use(const ast::Decl* d) { used_.insert(d); }
 
   // ---- expressions -----------------------------------------------------------------
@@ -187,7 +202,8 @@ class Checker final : public MutationOracle {
   void CheckAttrs(const std::vector<ast::Attr>& attrs, const Specs& specs, Scope& sc, std::string_view block,
                   SourceRange block_range, bool free = false, const Specs* extra = nullptr);
   void CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc);
-  void CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where);
+  /// `needs_expect`: a `prometheus` probe must have `expect` (not in a baseline, whose value is the result).
+  void CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where, bool needs_expect = true);
   void CheckChecks(const std::vector<ast::CheckItem>& items, Scope& sc, std::string_view where);
   struct StepCtx {
     std::vector<SourceRange> untimed_pauses;
@@ -198,7 +214,8 @@ class Checker final : public MutationOracle {
   void CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx);
   void CheckCall(const ast::Step& s, Scope& sc);
   void CheckStrategy(const ast::Step& s, const ast::Strategy& st, Scope& sc, StepCtx& ctx);
-  const Uses& ActionUses(int module, const ast::Decl* action);
+  /// What an action's body does, computed once; `call` is the call being checked (for E206).
+  const Uses& ActionUses(int module, const ast::Decl* action, const ast::Step* call = nullptr);
 
   void CheckEnvironments();
   void CheckParamsSecretsRoles(int module);
@@ -220,6 +237,7 @@ class Checker final : public MutationOracle {
   std::map<const ast::Decl*, Uses> action_uses_;   // actions (body)
   std::map<const ast::Decl*, int> action_module_;
   std::set<const ast::Decl*> action_active_;       // for E206
+  std::vector<const ast::Decl*> action_stack_;     // actions being checked, outermost first (E206's chain)
   std::set<const ast::Decl*> recursion_reported_;
   std::set<std::pair<int, std::string>> used_imports_;
   std::map<const ast::Step*, const ast::Decl*> call_targets_;
@@ -262,11 +280,11 @@ void Checker::BuildTables() {
   }
 }
 
-void Checker::Undefined(const ast::Ident& id, std::string_view what, const std::vector<std::string>& candidates) {
+std::optional<std::string> Checker::Undefined(const ast::Ident& id, std::string_view what, const std::vector<std::string>& candidates) {
   auto& diag = d_.Report(DiagCode::E201, id.range, fmt::format("{} `{}` is not declared", what, id.name));
-  if (auto s = ClosestName(id.name, candidates)) {
-    diag.message += fmt::format("; did you mean `{}`?", *s);
-  }
+  auto s = ClosestName(id.name, candidates);
+  if (s) diag.message += fmt::format("; did you mean `{}`?", *s);
+  return s;
 }
 
 const ast::Decl* Checker::Resolve(int module, ast::DeclKind kind, const ast::Ident& id, bool report) {
@@ -276,7 +294,11 @@ const ast::Decl* Checker::Resolve(int module, ast::DeclKind kind, const ast::Ide
     Use(it->second);
     return it->second;
   }
-  if (report) Undefined(id, KindName(kind), Keys(*table));
+  if (report) {
+    // Recover as if the suggested name had been written, so the declaration
+    // the typo was meant for is not also reported as unused (W501).
+    if (auto s = Undefined(id, KindName(kind), Keys(*table))) Use(table->at(*s));
+  }
   return nullptr;
 }
 
@@ -383,8 +405,13 @@ Type Checker::TypeOf(const ast::Expr& e, Scope& sc) {
       if (sc.locals) for (auto& [k, v] : *sc.locals) cands.push_back(k);
       if (sc.results) for (auto& [k, v] : *sc.results) cands.push_back(k);
       auto& diag = d_.Report(DiagCode::E201, e.range, fmt::format("`{}` is not declared", e.text));
-      if (auto s = ClosestName(e.text, cands)) diag.message += fmt::format("; did you mean `{}`?", *s);
-      else if (!sc.results && (kRunResults.count(e.text) || kHttpResults.count(e.text) || kPromResults.count(e.text)))
+      if (e.text == "steps") {
+        diag.Note("`steps.LABEL` reads a finished step; it exists only in a pipeline's items and in actions");
+      } else if (auto s = ClosestName(e.text, cands)) {
+        diag.message += fmt::format("; did you mean `{}`?", *s);
+        if (auto p = scope.params.find(*s); p != scope.params.end()) Use(p->second);  // no W501 cascade
+        if (auto p = scope.secrets.find(*s); p != scope.secrets.end()) Use(p->second);
+      } else if (!sc.results && (kRunResults.count(e.text) || kHttpResults.count(e.text) || kPromResults.count(e.text)))
         diag.Note(fmt::format("`{}` is a probe result; it exists only inside `expect`", e.text));
       return Type::Of(Kind::Error);
     }
@@ -678,7 +705,7 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
       Expect(v, Type::Of(Kind::Cron), sc, what);
       std::string text;
       if (v.IsPlainString(&text)) {
-        if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, v.range, fmt::format("`{}` is not a valid cron expression: {}", text, *err));
+        if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, v.range, CronMessage(*err));
       }
       break;
     }
@@ -686,7 +713,7 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
       Expect(v, Type::Of(Kind::String), sc, what);
       std::string text, err;
       if (v.IsPlainString(&text) && !lit::ParseWindow(text, &err))
-        d_.Report(DiagCode::E306, v.range, fmt::format("`{}` is not a valid window: {}", text, err)).Help("write it as `Mon-Thu 09:00-16:00 UTC`");
+        d_.Report(DiagCode::E306, v.range, fmt::format("`{}` is not a valid window: {}", text, err)).Help("a window looks like `Mon-Thu 09:00-16:00 UTC`");
       break;
     }
     case AT::FreezeList: {
@@ -698,7 +725,7 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
         std::string text, err;
         Expect(*it, Type::Of(Kind::String), sc, "a freeze period");
         if (it->IsPlainString(&text) && !lit::ParseFreeze(text, &err))
-          d_.Report(DiagCode::E306, it->range, fmt::format("`{}` is not a valid freeze period: {}", text, err)).Help("write it as `2026-12-20..2027-01-03`");
+          d_.Report(DiagCode::E306, it->range, fmt::format("`{}` is not a valid freeze period: {}", text, err)).Help("a freeze period is a day `2027-04-02` or a range of days `2026-12-20..2027-01-03`");
       }
       break;
     }
@@ -783,7 +810,7 @@ void Checker::CheckAttrs(const std::vector<ast::Attr>& attrs, const Specs& specs
 }
 
 // ---- probes and check lists ------------------------------------------------------------------------
-void Checker::CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where) {
+void Checker::CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where, bool needs_expect) {
   Scope s = sc;
   s.secret_forbidden = {};
   const Specs* opts = &kRunProbeOpts;
@@ -808,7 +835,7 @@ void Checker::CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where)
       } else if (sc.uses) {
         sc.uses->prom_no_at.push_back(p.range);
       }
-      if (!p.expect) {
+      if (!p.expect && needs_expect) {
         d_.Report(DiagCode::E303, p.range, "a `prometheus` probe needs `expect` (there is no default condition)")
             .Help("add e.g. `expect value < 1%`");
       }
@@ -954,7 +981,8 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
     bool covered = s.undo.has_value() || s.kind == ast::StepKind::Deploy;
     if (s.kind == ast::StepKind::Call) {
       auto it = call_targets_.find(&s);
-      if (it != call_targets_.end()) covered = covered || action_uses_[it->second].has_undo;
+      // An unresolved call was already reported (E201/E203); do not warn about it too.
+      covered = covered || it == call_targets_.end() || action_uses_[it->second].has_undo;
     }
     if (s.kind == ast::StepKind::Parallel) covered = true;  // its children are judged one by one
     if (!covered && ctx.top) ctx.uncovered.push_back(&s);
@@ -970,8 +998,10 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
       std::vector<std::string> names;
       for (auto& [k, v] : imports) names.push_back(k);
       auto& diag = d_.Report(DiagCode::E201, s.module->range, fmt::format("module `{}` is not imported", s.module->name));
-      if (auto c = ClosestName(s.module->name, names)) diag.message += fmt::format("; did you mean `{}`?", *c);
-      else diag.Help(fmt::format("add `import \"std/{}\"` or `import \"./{}.trix\"`", s.module->name, s.module->name));
+      if (auto c = ClosestName(s.module->name, names)) {
+        diag.message += fmt::format("; did you mean `{}`?", *c);
+        used_imports_.insert({sc.module, *c});  // no W501 cascade for the import meant
+      } else diag.Help(fmt::format("add `import \"std/{}\"` or `import \"./{}.trix\"`", s.module->name, s.module->name));
       for (const auto& a : s.args) TypeOf(*a.value, sc);
       return;
     }
@@ -988,14 +1018,17 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
     auto& diag = d_.Report(DiagCode::E201, s.name.range,
                            s.module ? fmt::format("module `{}` has no action `{}`", s.module->name, s.name.name)
                                     : fmt::format("action `{}` is not declared", s.name.name));
-    if (auto c = ClosestName(s.name.name, Keys(actions))) diag.message += fmt::format("; did you mean `{}`?", *c);
+    if (auto c = ClosestName(s.name.name, Keys(actions))) {
+      diag.message += fmt::format("; did you mean `{}`?", *c);
+      Use(actions.at(*c));  // no W501 cascade for the action meant
+    }
     for (const auto& a : s.args) TypeOf(*a.value, sc);
     return;
   }
   const ast::Decl* action = at->second;
   Use(action);
   call_targets_[&s] = action;
-  const Uses& au = ActionUses(module, action);
+  const Uses& au = ActionUses(module, action, &s);
   // Arguments: positional first, then named; each parameter once; defaults fill the rest.
   const auto& params = action->params;
   std::vector<const ast::Arg*> bound(params.size(), nullptr);
@@ -1025,8 +1058,16 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
       std::vector<std::string> names;
       for (const auto& p : params) names.push_back(p.name.name);
       auto& diag = d_.Report(DiagCode::E205, a.name->range, fmt::format("`{}` has no parameter `{}`", callee, a.name->name));
-      if (auto c = ClosestName(a.name->name, names)) diag.message += fmt::format("; did you mean `{}`?", *c);
-      else diag.Note(fmt::format("its parameters are {}", OrList(names)));
+      if (auto c = ClosestName(a.name->name, names)) {
+        diag.message += fmt::format("; did you mean `{}`?", *c);
+        // Recover as if the suggestion had been written, so the parameter is
+        // not also reported as missing.
+        for (std::size_t i = 0; i < params.size(); ++i) {
+          if (params[i].name.name == *c && !bound[i]) bound[i] = &a;
+        }
+      } else {
+        diag.Note(fmt::format("its parameters are {}", OrList(names)));
+      }
       continue;
     }
     if (bound[idx]) {
@@ -1098,8 +1139,10 @@ void Checker::CheckStrategy(const ast::Step& s, const ast::Strategy& st, Scope& 
   for (const auto& it : st.items) {
     switch (it.kind) {
       case ast::StrategyItemKind::Weight:
-        if (it.percent <= 0 || it.percent > 1.0 + 1e-12) {
-          d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` is outside 0% (exclusive) to 100%", it.spelling));
+        if (it.percent > 1.0 + 1e-12) {
+          d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` is above 100%", it.spelling));
+        } else if (it.percent <= 0) {
+          d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` sends no traffic to the new version; a weight must be above 0%", it.spelling));
         } else if (last_weight && it.percent <= last + 1e-12) {
           d_.Report(DiagCode::E403, it.range, fmt::format("canary weights must strictly increase: `{}` follows `{}`", it.spelling, last_weight->spelling))
               .Note(last_weight->range, "the previous weight");
@@ -1164,19 +1207,34 @@ void Checker::CheckStrategy(const ast::Step& s, const ast::Strategy& st, Scope& 
   (void)s;
 }
 
-const Uses& Checker::ActionUses(int module, const ast::Decl* action) {
+const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::Step* call) {
   auto it = action_uses_.find(action);
   if (it != action_uses_.end() && !action_active_.count(action)) return it->second;
   if (action_active_.count(action)) {
-    // Recursion: reported once at the declaration.
+    // Recursion: reported once per action, at the call that closes the cycle.
     if (!recursion_reported_.count(action)) {
       recursion_reported_.insert(action);
-      d_.Report(DiagCode::E206, action->name.range, fmt::format("action `{}` calls itself (directly or through other actions)", action->name.name))
-          .Help("actions are expanded inline; recursion has no end");
+      std::vector<std::string> chain;
+      bool on = false;
+      for (const ast::Decl* a : action_stack_) {
+        on = on || a == action;
+        if (on) chain.push_back("`" + a->name.name + "`");
+      }
+      chain.push_back("`" + action->name.name + "`");
+      const SourceRange at = call ? call->head_range : action->name.range;
+      if (chain.size() <= 2) {
+        d_.Report(DiagCode::E206, at, fmt::format("action `{}` calls itself", action->name.name))
+            .Help("actions are expanded inline, so recursion has no end; to repeat, use `retries` or `wait until`");
+      } else {
+        d_.Report(DiagCode::E206, at, fmt::format("action `{}` calls itself through other actions: {}", action->name.name, Join(chain, " -> ")))
+            .Note(action->name.range, fmt::format("`{}` is declared here", action->name.name))
+            .Help("actions are expanded inline, so recursion has no end; to repeat, use `retries` or `wait until`");
+      }
     }
     return action_uses_[action];
   }
   action_active_.insert(action);
+  action_stack_.push_back(action);
   action_module_[action] = module;
   Uses uses;
   std::map<std::string, Type> locals;
@@ -1220,6 +1278,7 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action) {
   sc.what = "an action";
   StepCtx ctx;
   CheckSteps(action->steps, sc, ctx);
+  action_stack_.pop_back();
   action_active_.erase(action);
   action_uses_[action] = uses;
   return action_uses_[action];
@@ -1312,7 +1371,7 @@ void Checker::CheckParamsSecretsRoles(int module) {
     }
     std::string text;
     if (k == ast::TypeKind::Cron && d->value->IsPlainString(&text)) {
-      if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, d->value->range, fmt::format("`{}` is not a valid cron expression: {}", text, *err));
+      if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, d->value->range, CronMessage(*err));
     }
   }
   for (const auto& [name, d] : scope.secrets) {
@@ -1389,9 +1448,6 @@ void Checker::CheckApproval(const ast::Decl& d) {
     if (r.quorum > 0 && all_resolved && people.size() < static_cast<std::size_t>(r.quorum)) {
       d_.Report(DiagCode::E402, r.range, fmt::format("approval `{}` needs {} distinct people, but its roles have only {}", d.name.name, r.quorum, people.size()));
     }
-    if (r.quorum == 0 && r.roles.size() != 1) {
-      d_.Report(DiagCode::E402, r.range, "a quorum must be at least 1");
-    }
     if (r.when) Expect(*r.when, Type::Of(Kind::Bool), sc, "a `when` guard");
   }
 }
@@ -1419,14 +1475,21 @@ void Checker::CheckService(const ast::Decl& d) {
   sc.uses = &u;
   sc.what = "a service";
   const ast::Attr* prov = FindAttr(d.attrs, "provider");
-  const Specs* extra = &kK8sAttrs;
-  if (prov && prov->value->kind == ExprKind::Name) {
-    if (prov->value->text == "nginx") extra = &kNginxAttrs;
-    else if (prov->value->text == "command") extra = &kCommandAttrs;
-    else if (prov->value->text != "k8s") extra = nullptr;
+  std::string provider;
+  if (prov && prov->value->kind == ExprKind::Name) provider = prov->value->text;
+  else if (prov) prov->value->IsPlainString(&provider);
+  // Without a valid provider (E303/E309 says so) the provider-specific
+  // attributes cannot be told apart: accept those of any provider, so only
+  // names no provider knows are reported.
+  const Specs* extra = &kAnyProviderAttrs;
+  std::string block = fmt::format("service `{}`", d.name.name);
+  if (provider == "k8s" || provider == "nginx" || provider == "command") {
+    extra = provider == "k8s" ? &kK8sAttrs : provider == "nginx" ? &kNginxAttrs : &kCommandAttrs;
+    block += fmt::format(" ({})", provider);
   }
-  if (!prov) extra = nullptr;
-  CheckAttrs(d.attrs, kServiceCommon, sc, fmt::format("service `{}` ({})", d.name.name, prov && prov->value->kind == ExprKind::Name ? prov->value->text : "no provider"), d.range, false, extra);
+  // `command` providers run user commands with `${version}` and `${weight}` (spec §7).
+  if (provider == "command") sc.locals = &kCommandVars;
+  CheckAttrs(d.attrs, kServiceCommon, sc, block, d.range, false, extra);
 }
 
 void Checker::CheckAlertOrGitops(const ast::Decl& d) {
@@ -1483,11 +1546,16 @@ void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std:
       diag.message = fmt::format("{} reads `env.{}`, but environment{} {} {} not define it", who, attr, missing.size() == 1 ? "" : "s", joined,
                                  missing.size() == 1 ? "does" : "do");
       if (auto c = ClosestName(attr, all_attrs)) diag.Help(fmt::format("did you mean `env.{}`?", *c));
-      else diag.Help(fmt::format("add `{} = ...` to {}, or limit the pipeline with `environments = [...]`", attr, joined));
+      else if (who.starts_with("pipeline ")) diag.Help(fmt::format("add `{} = ...` to {}, or limit the pipeline with `environments = [...]`", attr, joined));
+      else diag.Help(fmt::format("add `{} = ...` to {}", attr, joined));
     }
     if (by_type.size() > 1) {
       std::vector<std::string> parts;
-      for (auto& [t, envs] : by_type) parts.push_back(fmt::format("`{}` in {}", t, Join(envs, ", ")));
+      for (auto& [t, envs] : by_type) {
+        std::vector<std::string> quoted;
+        for (const auto& e : envs) quoted.push_back("`" + e + "`");
+        parts.push_back(fmt::format("`{}` in {}", t, Join(quoted, ", ")));
+      }
       d_.Report(DiagCode::E304, range, fmt::format("{} reads `env.{}`, which has different types: {}", who, attr, Join(parts, "; ")));
     }
   }
@@ -1532,6 +1600,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   StepCtx ctx;
   bool has_dispatch = false;
   std::map<std::string, const ast::PipelineItem*> baselines;
+  std::map<std::string, const ast::PipelineItem*> stages;
   std::set<std::string> measured;
   auto check_baseline_reads = [&](const std::vector<std::pair<std::string, SourceRange>>& reads, std::string_view where) {
     for (const auto& [name, range] : reads) {
@@ -1547,6 +1616,12 @@ void Checker::CheckPipeline(const ast::Decl& d) {
         if (auto c = ClosestName(name, names)) diag.message += fmt::format("; did you mean `baseline.{}`?", *c);
         else diag.Help(fmt::format("declare `baseline {} = prometheus \"...\"` before the first stage", name));
       } else {
+        for (const auto& it : d.items) {
+          if (it.kind == ast::PipelineItemKind::Baseline && it.name.name == name) {
+            diag.Note(it.name.range, fmt::format("`{}` is measured here", name));
+            break;
+          }
+        }
         diag.Help("move the `baseline` above the item that reads it");
       }
     }
@@ -1567,7 +1642,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
         Uses bu;
         Scope bs = sc;
         bs.uses = &bu;
-        CheckProbe(*it.probe, bs, "a baseline");
+        CheckProbe(*it.probe, bs, "a baseline", /*needs_expect=*/false);
         if (it.read) {
           if (it.probe->kind == ast::ProbeKind::Prometheus) {
             d_.Report(DiagCode::E309, it.read->range, "a `prometheus` baseline is its value; `read` is for `run` and `http` probes");
@@ -1607,6 +1682,10 @@ void Checker::CheckPipeline(const ast::Decl& d) {
         break;
       }
       case PK::Stage: {
+        if (auto [prev, inserted] = stages.emplace(it.name.name, &it); !inserted) {
+          d_.Report(DiagCode::E202, it.name.range, fmt::format("stage `{}` appears twice in pipeline `{}`", it.name.name, d.name.name))
+              .Note(prev->second->name.range, "first declared here");
+        }
         Scope ts = sc;
         ts.secret_forbidden = "a title";
         if (it.title) TypeOf(*it.title, ts);
@@ -1728,6 +1807,7 @@ void Checker::CheckUnused() {
   check(filtered(s.services), "service");
   check(filtered(s.actions), "action");
   for (const auto& e : p_.load.modules[0]->imports) {
+    if (e.module < 0) continue;  // failed to load: E203/E204 says so already
     if (!used_imports_.count({0, e.binding})) {
       d_.Report(DiagCode::W501, e.decl->range, fmt::format("module `{}` is imported but never used", e.binding));
     }

@@ -197,6 +197,14 @@ struct PathWalker {
   const ast::Step* offender = nullptr;
   std::string offender_where;
 
+  /// The note for an `approve` of an approval the environment does not list.
+  std::string NotAccepted(const std::string& name) const {
+    if (acceptable && acceptable->empty()) {
+      return fmt::format("`approve {}` does not count: `{}` lists no `approvals`", name, env.name.name);
+    }
+    return fmt::format("`approve {}` does not count: `{}` accepts only {}", name, env.name.name, OrList(acceptable.value_or(std::vector<std::string>{})));
+  }
+
   bool Acceptable(const std::string& name) const {
     if (!acceptable) return true;
     for (const auto& a : *acceptable) {
@@ -209,14 +217,41 @@ struct PathWalker {
   bool Steps(const ast::Steps& steps, const std::string& where) {
     for (const auto& s : steps) {
       Value g = s.when ? Fold(*s.when, fold) : B(true);
-      if (g.k == Value::Bool && !g.b) continue;
+      if (g.k == Value::Bool && !g.b) {
+        if (s.kind == ast::StepKind::Approve) {
+          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard is false for `{}` (parameters at their defaults)",
+                                                s.name.name, env.name.name)});
+        }
+        continue;
+      }
       if (s.kind == ast::StepKind::Approve) {
         if (g.k == Value::Bool && Acceptable(s.name.name)) {
           approved = true;
           path.push_back("approve " + s.name.name);
         } else if (g.k == Value::Unknown) {
           notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", s.name.name)});
+        } else if (g.k == Value::Bool && acceptable) {
+          notes.push_back({s.range, NotAccepted(s.name.name)});
         }
+        continue;
+      }
+      if (s.kind == ast::StepKind::Parallel) {
+        // The children run at once, so an `approve` among them does not come
+        // before a change among them: any change inside needs an earlier approval.
+        if (!approved) {
+          for (const auto& c : s.children) {
+            Value cg = c.when ? Fold(*c.when, fold) : B(true);
+            if (cg.k == Value::Bool && !cg.b) continue;
+            if (oracle.Mutates(c)) {
+              offender = &c;
+              offender_where = where;
+              return true;
+            }
+          }
+        }
+        // Nothing inside changes anything before an approval; when the block
+        // surely runs, its approvals count for the steps after it.
+        if (g.k == Value::Bool) Steps(s.children, where);
         continue;
       }
       if (oracle.Mutates(s) && !approved) {
@@ -239,21 +274,34 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
     if (!prot) continue;
     Value pv = Fold(*prot->value, fold);
     if (pv.k == Value::Bool && !pv.b) continue;  // unknown counts as protected: be conservative
+    if (pv.k != Value::Bool && pv.k != Value::Unknown) continue;  // not a bool: E301 was reported
     PathWalker w{*env, fold, std::nullopt, oracle, false, {}, {}, nullptr, {}};
     if (const ast::Attr* ap = FindAttr(env->attrs, "approvals")) {
       std::vector<std::string> names;
+      bool unresolved = false;
       if (ap->value->kind == ast::ExprKind::List) {
         for (const auto& it : ap->value->items) {
-          if (it->kind == ast::ExprKind::Name) names.push_back(it->text);
+          // Names that do not resolve were reported (E201); they cannot be approved.
+          if (it->kind == ast::ExprKind::Name && scope.approvals.count(it->text)) names.push_back(it->text);
+          else unresolved = true;
         }
+      } else {
+        unresolved = true;  // not a list: E301 was reported
       }
+      if (unresolved && names.empty()) continue;  // nothing sound to check against
       w.acceptable = names;
     }
     for (const auto& item : pipeline.items) {
       using PK = ast::PipelineItemKind;
       if (item.kind == PK::Gate || item.kind == PK::Approve) {
         Value g = item.when ? Fold(*item.when, fold) : B(true);
-        if (g.k == Value::Bool && !g.b) continue;
+        if (g.k == Value::Bool && !g.b) {
+          if (item.kind == PK::Approve) {
+            w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard is false for `{}` (parameters at their defaults)",
+                                                       item.name.name, env->name.name)});
+          }
+          continue;
+        }
         if (item.kind == PK::Gate) {
           w.path.push_back("gate " + item.name.name);
           continue;
@@ -264,8 +312,7 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
         } else if (g.k == Value::Unknown) {
           w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", item.name.name)});
         } else if (!w.Acceptable(item.name.name)) {
-          w.notes.push_back({item.range, fmt::format("`approve {}` does not count: `{}` accepts only {}", item.name.name,
-                                                     env->name.name, OrList(*w.acceptable))});
+          w.notes.push_back({item.range, w.NotAccepted(item.name.name)});
         }
       } else if (item.kind == PK::Stage) {
         w.path.push_back("stage " + item.name.name);
@@ -273,15 +320,23 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
       }
     }
     if (!w.offender) continue;
-    std::string which = w.acceptable ? (w.acceptable->empty() ? std::string("an approval (the environment lists none)") : OrList(*w.acceptable))
-                                     : std::string("any approval");
+    std::string which = !w.acceptable ? std::string("any `approve`")
+                        : w.acceptable->empty() ? std::string("an `approve` (the environment's `approvals` is empty)")
+                                                : fmt::format("an `approve` of {}", OrList(*w.acceptable));
     auto& d = diags.Report(DiagCode::E401, w.offender->head_range,
-                           fmt::format("pipeline `{}` can change protected environment `{}` without approval: {} in stage `{}` runs before any `approve` of {}",
+                           fmt::format("pipeline `{}` can change protected environment `{}` without approval: {} in stage `{}` runs before {}",
                                        pipeline.name.name, env->name.name, Describe(*w.offender), w.offender_where, which));
     d.Note(fmt::format("path for `{}`: {}", env->name.name, Join(w.path, " -> ")));
+    d.Note(prot->range, fmt::format("`{}` is protected here", env->name.name));
     for (auto& [r, msg] : w.notes) d.Note(r, msg);
-    std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0] : std::string("NAME");
-    d.Help(fmt::format("add `approve {}` before stage `{}`", first, w.offender_where));
+    std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0]
+                        : !scope.approvals.empty()            ? scope.approvals.begin()->first
+                                                               : std::string("NAME");
+    if (w.acceptable && w.acceptable->empty()) {
+      d.Help(fmt::format("list the approvals that may change `{}` in its `approvals`", env->name.name));
+    } else {
+      d.Help(fmt::format("add `approve {}` before stage `{}`", first, w.offender_where));
+    }
   }
 }
 
