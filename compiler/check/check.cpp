@@ -79,14 +79,18 @@ const std::set<std::string_view> kMutatingMethods = {"POST", "PUT", "PATCH", "DE
 
 // ---- what a declaration uses, for pipeline-level checks -------------------------------
 struct Uses {
-  std::map<std::string, SourceRange> env_reads;      // env.X -> first read
+  struct EnvRead {
+    SourceRange at;                     // where the pipeline reads it (a call, a gate, a deploy ...)
+    std::optional<SourceRange> origin;  // the `env.X` expression itself, when `at` is elsewhere
+  };
+  std::map<std::string, EnvRead> env_reads;  // env.X -> first read
   std::vector<SourceRange> prom_no_at;               // prometheus probes without `at` (E405)
   std::vector<std::pair<std::string, SourceRange>> baseline_reads;
   bool mutating = false;
   bool has_undo = false;
 
   void Merge(const Uses& o, std::optional<SourceRange> at = std::nullopt) {
-    for (auto& [k, r] : o.env_reads) env_reads.emplace(k, at ? *at : r);
+    for (auto& [k, r] : o.env_reads) env_reads.emplace(k, at ? EnvRead{*at, r.origin ? r.origin : r.at} : r);
     for (auto& r : o.prom_no_at) prom_no_at.push_back(at ? *at : r);
     for (auto& [n, r] : o.baseline_reads) baseline_reads.push_back({n, r});
     mutating = mutating || o.mutating;
@@ -616,7 +620,7 @@ Type Checker::MemberOf(const ast::Expr& e, Scope& sc) {
   switch (l.kind) {
     case Kind::EnvObject: {
       if (e.text == "name") return Type::Of(Kind::String);
-      if (sc.uses) sc.uses->env_reads.emplace(e.text, e.range);
+      if (sc.uses) sc.uses->env_reads.emplace(e.text, Uses::EnvRead{e.range, std::nullopt});
       for (const auto& spec : kEnvReserved) {
         if (spec.name == e.text) {
           switch (spec.type) {
@@ -1104,7 +1108,7 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
         ds.uses = &du;
         std::function<void(const ast::Expr&)> walk = [&](const ast::Expr& e) {
           if (e.kind == ExprKind::Member && e.lhs && e.lhs->kind == ExprKind::Name && e.lhs->text == "env" && e.text != "name")
-            du.env_reads.emplace(e.text, e.range);
+            du.env_reads.emplace(e.text, Uses::EnvRead{e.range, std::nullopt});
           if (e.lhs) walk(*e.lhs);
           if (e.rhs) walk(*e.rhs);
           for (const auto& it : e.items) walk(*it);
@@ -1320,7 +1324,12 @@ void Checker::CheckEnvironments() {
 void Checker::CheckParamsSecretsRoles(int module) {
   auto& scope = p_.scopes[module];
   for (const auto& [name, d] : scope.params) {
-    if (!d->value) continue;
+    if (!d->value) {
+      if (d->type && d->type->kind == ast::TypeKind::Secret) {
+        d_.Report(DiagCode::E301, d->type->range, fmt::format("a parameter cannot be a `secret`; declare `secret {} = env(\"...\")` instead", name));
+      }
+      continue;
+    }
     Scope sc;
     sc.module = module;
     sc.env_functions = true;
@@ -1509,7 +1518,8 @@ void Checker::CheckAlertOrGitops(const ast::Decl& d) {
 }
 
 void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets) {
-  for (const auto& [attr, range] : uses.env_reads) {
+  for (const auto& [attr, read] : uses.env_reads) {
+    const SourceRange range = read.at;
     std::vector<std::string> missing;
     std::map<std::string, std::vector<std::string>> by_type;
     bool reserved = false;
@@ -1548,6 +1558,7 @@ void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std:
       if (auto c = ClosestName(attr, all_attrs)) diag.Help(fmt::format("did you mean `env.{}`?", *c));
       else if (who.starts_with("pipeline ")) diag.Help(fmt::format("add `{} = ...` to {}, or limit the pipeline with `environments = [...]`", attr, joined));
       else diag.Help(fmt::format("add `{} = ...` to {}", attr, joined));
+      if (read.origin) diag.Note(*read.origin, fmt::format("`env.{}` is read here", attr));
     }
     if (by_type.size() > 1) {
       std::vector<std::string> parts;
@@ -1602,6 +1613,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   std::map<std::string, const ast::PipelineItem*> baselines;
   std::map<std::string, const ast::PipelineItem*> stages;
   std::set<std::string> measured;
+  std::vector<std::pair<std::string, SourceRange>> rollback_baseline_reads;
   auto check_baseline_reads = [&](const std::vector<std::pair<std::string, SourceRange>>& reads, std::string_view where) {
     for (const auto& [name, range] : reads) {
       if (measured.count(name)) continue;
@@ -1708,7 +1720,15 @@ void Checker::CheckPipeline(const ast::Decl& d) {
           rollback = &it;
           StepCtx rctx;
           rctx.top = false;
-          CheckSteps(it.steps, sc, rctx);
+          // Rollback runs after the first change, when every baseline has been measured.
+          Uses ru;
+          Scope rs = sc;
+          rs.uses = &ru;
+          rs.allow_baseline = true;
+          CheckSteps(it.steps, rs, rctx);
+          rollback_baseline_reads = ru.baseline_reads;
+          ru.baseline_reads.clear();
+          uses.Merge(ru);
         }
         Uses vu;
         Scope vs = sc;
@@ -1753,6 +1773,10 @@ void Checker::CheckPipeline(const ast::Decl& d) {
       CheckAttrValue(a, *spec, as);
     }
   }
+  for (const auto& it : d.items) {
+    if (it.kind == ast::PipelineItemKind::Baseline) measured.insert(it.name.name);
+  }
+  check_baseline_reads(rollback_baseline_reads, "`rollback`");
   // Whole-pipeline checks.
   CheckEnvReads(fmt::format("pipeline `{}`", d.name.name), uses, targets);
   if (!uses.prom_no_at.empty()) {

@@ -182,10 +182,23 @@ void AppendSnippet(std::string& out, const SourceFile& f, SourceRange r, bool co
   const std::uint32_t begin = std::min(r.begin, size);
   const std::uint32_t end = std::max(begin, std::min(r.end, size));
   const std::uint32_t line_no = f.Locate(begin).line;
-  const std::string_view line = f.Line(line_no);
-  const std::uint32_t line_start = f.LineStart(line_no);
+  std::string_view line = f.Line(line_no);
+  std::uint32_t line_start = f.LineStart(line_no);
+  // On a huge line (minified or generated text) only a byte window around the
+  // range is decoded: enough for the shown cells, and O(1) in the line length.
+  // The window always leaves more cells on each side than are shown, so the
+  // `…` markers below still appear.
+  constexpr std::uint32_t kByteWindowBefore = 1024, kByteWindowAfter = 2048;
+  if (line.size() > 4 * (kByteWindowBefore + kByteWindowAfter)) {
+    std::uint32_t wb = begin - line_start > kByteWindowBefore ? begin - line_start - kByteWindowBefore : 0;
+    while (wb > 0 && IsContinuation(line[wb])) --wb;
+    std::uint32_t we = std::min<std::uint32_t>(static_cast<std::uint32_t>(line.size()), begin - line_start + kByteWindowAfter);
+    while (we < line.size() && IsContinuation(line[we])) ++we;
+    line = line.substr(wb, we - wb);
+    line_start += wb;
+  }
   const auto line_size = static_cast<std::uint32_t>(line.size());
-  const std::uint32_t rel_begin = begin - line_start;
+  const std::uint32_t rel_begin = std::min(begin - line_start, line_size);
   const std::uint32_t rel_end = std::min(end - line_start, line_size);
 
   const std::vector<Cell> cells = Cells(line);
