@@ -15,11 +15,16 @@ echo "ok: every example passes"
 echo
 echo "==> trixc check examples/broken/typo.trix (expected to fail)"
 set +e
-"$trixc" check examples/broken/typo.trix
+out=$("$trixc" check examples/broken/typo.trix 2>&1)
 rc=$?
 set -e
+printf '%s\n' "$out"
 if [[ $rc -ne 1 ]]; then
   echo "demo: expected exit 1 from the broken example, got $rc" >&2
   exit 1
 fi
-echo "ok: the broken example was rejected with exit 1, as it should be"
+if ! grep -q 'error\[E201\].*did you mean `staging`' <<<"$out"; then
+  echo "demo: expected E201 with \"did you mean \`staging\`\" for the typo" >&2
+  exit 1
+fi
+echo "ok: the broken example was rejected (exit 1, E201 with a suggestion), as it should be"

@@ -10,7 +10,14 @@
 #include "compiler/diag/render.hpp"
 #include "compiler/driver.hpp"
 #include "compiler/fmt/format.hpp"
+#include "compiler/lower/plan.hpp"
 #include "grammar/parse.hpp"
+#include "runtime/executor.hpp"
+#include "compiler/util/sha256.hpp"
+
+namespace trix::embedded {
+const std::vector<std::pair<std::string_view, std::string_view>>& StdlibModules();
+}
 
 namespace {
 
@@ -108,6 +115,126 @@ int CmdFmt(const std::vector<std::string>& files, bool check) {
   return status;
 }
 
+int CmdPlan(const std::string& file, const plan::Target& target, const std::string& out_path, bool json_stdout) {
+  SourceManager sm;
+  Diagnostics diags;
+  std::string text, err;
+  if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
+    std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
+    return 2;
+  }
+  auto program = CompileSource(sm, file, std::move(text), diags);
+  if (!program || diags.ErrorCount()) {
+    Render(diags, sm, "text");
+    return 1;
+  }
+  std::string error;
+  auto p = plan::Lower(*program, sm, target, diags, &error);
+  if (!p) {
+    diags.Sort();
+    if (diags.ErrorCount()) {
+      Render(diags, sm, "text");
+      return 1;
+    }
+    std::cerr << "trixc: " << error << "\n";
+    return 2;
+  }
+  if (diags.WarningCount()) Render(diags, sm, "text");
+  const std::string body = p->doc.dump(2) + "\n";
+  if (!out_path.empty()) {
+    std::ofstream o(out_path + ".tmp", std::ios::binary | std::ios::trunc);
+    o << body;
+    o.close();
+    std::error_code ec;
+    std::filesystem::rename(out_path + ".tmp", out_path, ec);
+    if (!o || ec) {
+      std::cerr << fmt::format("trixc: cannot write `{}`\n", out_path);
+      return 2;
+    }
+  }
+  if (json_stdout) {
+    std::cout << body;
+  } else {
+    std::cout << plan::Describe(*p);
+    if (!out_path.empty()) std::cout << fmt::format("Saved to {}; run it with `trixc run {}`.\n", out_path, out_path);
+  }
+  return 0;
+}
+
+// A saved plan is refused when any source it came from has changed since
+// (Terraform's "saved plan is stale").
+bool PlanIsFresh(const nlohmann::json& plan, std::string* why) {
+  for (const auto& src : plan.value("sources", nlohmann::json::array())) {
+    const std::string path = src.value("path", "");
+    std::string text, err;
+    bool found = false;
+    if (src.value("stdlib", false)) {
+      for (const auto& [name, body] : trix::embedded::StdlibModules()) {
+        if (std::string(name) + ".trix" == path) {
+          text = std::string(body);
+          found = true;
+        }
+      }
+    } else {
+      found = ReadFile(path, &text, &err);
+    }
+    if (!found) {
+      *why = fmt::format("`{}` cannot be read", path);
+      return false;
+    }
+    if (Sha256Hex(text) != src.value("sha256", "")) {
+      *why = fmt::format("`{}` changed since the plan was made", path);
+      return false;
+    }
+  }
+  if (plan::PlanHash(plan) != plan.value("plan_sha256", "")) {
+    *why = "the plan file was edited after it was made (its hash does not match)";
+    return false;
+  }
+  return true;
+}
+
+int CmdRun(const std::string& file, const plan::Target& target, rt::RunOptions opt) {
+  if (!opt.resume_id.empty()) return rt::Execute(nlohmann::json::object(), opt);
+  std::string text, err;
+  if (file.empty()) {
+    std::cerr << "trixc: run needs a runbook or a saved plan (or --resume RUN_ID)\n";
+    return 2;
+  }
+  if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
+    std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
+    return 2;
+  }
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_discarded() && doc.is_object() && doc.value("format", "") == "trix-plan/1") {
+    std::string why;
+    if (!PlanIsFresh(doc, &why)) {
+      std::cerr << fmt::format("trixc: the saved plan is stale: {}; make a new one with `trixc plan`\n", why);
+      return 1;
+    }
+    return rt::Execute(doc, opt);
+  }
+  SourceManager sm;
+  Diagnostics diags;
+  auto program = CompileSource(sm, file, std::move(text), diags);
+  if (!program || diags.ErrorCount()) {
+    Render(diags, sm, "text");
+    return 1;
+  }
+  std::string error;
+  auto p = plan::Lower(*program, sm, target, diags, &error);
+  if (!p) {
+    diags.Sort();
+    if (diags.ErrorCount()) {
+      Render(diags, sm, "text");
+      return 1;
+    }
+    std::cerr << "trixc: " << error << "\n";
+    return 2;
+  }
+  return rt::Execute(p->doc, opt);
+}
+
 int CmdExplain(const std::string& code) {
   DiagCode c;
   if (!FindCode(code, &c)) {
@@ -147,6 +274,58 @@ int main(int argc, char** argv) {
   explain->add_option("code", code, "A code such as E401");
   explain->add_flag("--list", list, "List every code with its title");
 
+  std::string plan_file, plan_out;
+  plan::Target target;
+  std::vector<std::string> plan_params;
+  bool plan_json = false;
+  auto* planc = app.add_subcommand("plan", "Show (and save) the instruction plan for one pipeline and environment");
+  planc->add_option("file", plan_file, "Runbook file")->required();
+  planc->add_option("--env", target.environment, "Target environment (may be left out when the pipeline has one)");
+  planc->add_option("--pipeline", target.pipeline, "Pipeline (may be left out when the file has one)");
+  planc->add_option("--param", plan_params, "Parameter value, NAME=VALUE (repeatable)");
+  planc->add_option("-o,--out", plan_out, "Save the plan as JSON (trix-plan/1) to this file");
+  planc->add_flag("--json", plan_json, "Print the plan JSON instead of the description");
+
+  std::string run_file;
+  plan::Target run_target;
+  std::vector<std::string> run_params;
+  rt::RunOptions run_opt;
+  auto* runc = app.add_subcommand("run", "Execute a runbook or a saved plan (exit 0 ok, 10 stopped with nothing changed, "
+                                         "11 rolled back, 12 rollback failed, 13 interrupted)");
+  runc->add_option("file", run_file, "Runbook file or saved plan (plan.json)");
+  runc->add_option("--env", run_target.environment, "Target environment");
+  runc->add_option("--pipeline", run_target.pipeline, "Pipeline");
+  runc->add_option("--param", run_params, "Parameter value, NAME=VALUE (repeatable)");
+  runc->add_option("--state-dir", run_opt.state_dir, "Where runs and journals live (default .trix)");
+  runc->add_option("--resume", run_opt.resume_id, "Continue an interrupted run");
+  runc->add_flag("--retry-in-doubt", run_opt.retry_in_doubt, "On resume, run again a step that was running when the run stopped");
+  runc->add_flag("--skip-in-doubt", run_opt.skip_in_doubt, "On resume, treat such a step as done");
+  runc->add_flag("--dry-run", run_opt.dry_run, "Print every command and request with values; change nothing");
+  runc->add_option("--attest", run_opt.attest_file, "JSON file answering `confirm` items: {\"text\": \"who attests\"}");
+  runc->add_option("--override-window", run_opt.override_window, "Deploy outside the window or in a freeze; the reason is journalled");
+  runc->add_option("--metrics-file", run_opt.metrics_file, "Write Prometheus metrics here (textfile collector format)");
+  runc->add_option("--as", run_opt.started_by, "Who starts the run (default: the login name)");
+  std::string run_output = "text";
+  runc->add_option("--output", run_output, "Progress as text lines or one JSON event per line")->check(CLI::IsMember({"text", "json"}));
+
+  std::string ap_id, ap_as, ap_comment, ap_state = ".trix";
+  bool ap_deny = false;
+  auto* approvec = app.add_subcommand("approve", "Approve (or --deny) the approval a run is waiting for");
+  approvec->add_option("run_id", ap_id, "Run id")->required();
+  approvec->add_option("--as", ap_as, "Who approves (default: the login name)");
+  approvec->add_flag("--deny", ap_deny, "Refuse instead of approving");
+  approvec->add_option("--comment", ap_comment, "A note kept in the journal");
+  approvec->add_option("--state-dir", ap_state, "Where runs live (default .trix)");
+
+  std::string st_id, st_state = ".trix";
+  auto* statusc = app.add_subcommand("status", "List runs, or show one");
+  statusc->add_option("run_id", st_id, "Run id");
+  statusc->add_option("--state-dir", st_state, "Where runs live (default .trix)");
+  std::string log_id, log_state = ".trix";
+  auto* logc = app.add_subcommand("log", "Print a run's journal");
+  logc->add_option("run_id", log_id, "Run id")->required();
+  logc->add_option("--state-dir", log_state, "Where runs live (default .trix)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -155,6 +334,32 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return CmdCheck(files, format, werror);
   if (fmtc->parsed()) return CmdFmt(fmt_files, fmt_check);
+  if (planc->parsed()) {
+    for (const auto& kv : plan_params) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
+        return 2;
+      }
+      target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return CmdPlan(plan_file, target, plan_out, plan_json);
+  }
+  if (runc->parsed()) {
+    for (const auto& kv : run_params) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
+        return 2;
+      }
+      run_target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    run_opt.json_output = run_output == "json";
+    return CmdRun(run_file, run_target, run_opt);
+  }
+  if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
+  if (statusc->parsed()) return rt::Status(st_state, st_id);
+  if (logc->parsed()) return rt::Log(log_state, log_id);
   if (explain->parsed()) {
     if (list || code.empty()) {
       for (DiagCode c : AllCodes()) std::cout << Info(c).code << "  " << Info(c).title << "\n";

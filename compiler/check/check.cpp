@@ -123,9 +123,17 @@ const std::map<std::string, Type> kCommandVars = {{"version", Type::Of(Kind::Str
 
 class Checker final : public MutationOracle {
  public:
-  Checker(Program& p, const SourceManager& sm, Diagnostics& d) : p_(p), sm_(sm), d_(d) {}
+  Checker(Program& p, Diagnostics& d) : p_(p), d_(d) {}
 
   void Run();
+  /// Copies what later phases need (call resolution, mutating actions) into the Program.
+  void Export() {
+    p_.call_targets = call_targets_;
+    p_.action_module = action_module_;
+    for (const auto& [action, uses] : action_uses_) {
+      if (uses.mutating) p_.mutating_actions.insert(action);
+    }
+  }
 
   bool Mutates(const ast::Step& s) const override {
     switch (s.kind) {
@@ -234,7 +242,6 @@ class Checker final : public MutationOracle {
   void CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets);
 
   Program& p_;
-  const SourceManager& sm_;
   Diagnostics& d_;
   std::set<const ast::Decl*> used_;
   std::map<const ast::Decl*, Uses> decl_uses_;     // gates, analyses, services, approvals
@@ -1864,8 +1871,10 @@ void Checker::Run() {
 Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags) {
   Program p;
   p.load = std::move(load);
-  Checker c(p, sm, diags);
+  (void)sm;  // locations are resolved by the renderers
+  Checker c(p, diags);
   c.Run();
+  c.Export();
   return p;
 }
 

@@ -17,16 +17,24 @@ namespace trix::sema {
 /// attributes and parameter defaults).
 struct Value {
   enum K { Unknown, Bool, Num, Str, List } k = Unknown;
+  enum Unit { Plain, Seconds, Fraction } unit = Plain;  // Num: a duration (seconds) or a percent (fraction)
   bool b = false;
   double n = 0;
   std::string s;
   std::vector<Value> l;
 };
 
+/// Text of a folded value as interpolation shows it: `10m` for durations,
+/// `10%` for percents, integers without a fraction.
+std::string ValueText(const Value& v);
+
 /// What folding may read: one environment's attributes and parameter defaults.
 struct FoldEnv {
   const ast::Decl* environment = nullptr;
   const ModuleScope* scope = nullptr;
+  /// Names bound to known values (parameters given with --param, action
+  /// arguments); looked up before parameter defaults.
+  const std::map<std::string, Value>* bindings = nullptr;
 };
 
 Value Fold(const ast::Expr& e, const FoldEnv& env, int depth = 0);
@@ -43,6 +51,7 @@ struct MutationOracle {
 /// E401 for one pipeline: for each protected target environment, every path
 /// to the first mutating step must pass an acceptable `approve`.
 void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::Decl*>& targets, const ModuleScope& scope,
-                        const MutationOracle& oracle, Diagnostics& diags);
+                        const MutationOracle& oracle, Diagnostics& diags,
+                        const std::map<std::string, Value>* param_values = nullptr);
 
 }  // namespace trix::sema

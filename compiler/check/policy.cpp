@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "compiler/check/checker.hpp"
+#include "compiler/util/literals.hpp"
 #include "compiler/util/text.hpp"
 
 namespace trix::sema {
@@ -52,16 +53,26 @@ bool Equal(const Value& a, const Value& b) {
   return false;
 }
 
-std::string Text(const Value& v) {
+std::string Text(const Value& v) { return ValueText(v); }
+
+}  // namespace
+
+std::string ValueText(const Value& v) {
   switch (v.k) {
     case Value::Bool: return v.b ? "true" : "false";
-    case Value::Num: return fmt::format("{}", v.n);
+    case Value::Num:
+      if (v.unit == Value::Seconds) return lit::FormatDuration(v.n * 1000.0);
+      if (v.unit == Value::Fraction) return fmt::format("{}%", v.n * 100.0);
+      return fmt::format("{}", v.n);
     case Value::Str: return v.s;
+    case Value::List: {
+      std::string out;
+      for (std::size_t i = 0; i < v.l.size(); ++i) out += (i ? " " : "") + ValueText(v.l[i]);
+      return out;
+    }
     default: return "";
   }
 }
-
-}  // namespace
 
 Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
   if (depth > 64) return Unknown();  // a cycle through parameter defaults; the checker reports it elsewhere
@@ -71,7 +82,39 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
     case K::Int:
     case K::Float:
     case K::Duration:
-    case K::Percent: return N(e.kind == K::Duration ? e.number / 1000.0 : e.number);
+    case K::Percent: {
+      Value v = N(e.kind == K::Duration ? e.number / 1000.0 : e.number);
+      v.unit = e.kind == K::Duration ? Value::Seconds : e.kind == K::Percent ? Value::Fraction : Value::Plain;
+      return v;
+    }
+    case K::Call: {
+      if (e.lhs->kind != K::Name || e.args.size() != 1) return Unknown();
+      const std::string& f = e.lhs->text;
+      Value a = Fold(*e.args[0].value, env, depth + 1);
+      if (a.k == Value::Unknown) return Unknown();
+      if (f == "string") return S(Text(a));
+      if (f == "len") {
+        if (a.k == Value::Str) return N(static_cast<double>(a.s.size()));
+        if (a.k == Value::List) return N(static_cast<double>(a.l.size()));
+        return Unknown();
+      }
+      if (f == "int" || f == "float") {
+        double x = 0;
+        if (a.k == Value::Num) {
+          x = a.n;  // durations in seconds, percents as fractions
+        } else if (a.k == Value::Str) {
+          char* end = nullptr;
+          x = std::strtod(a.s.c_str(), &end);
+          if (a.s.empty() || (end && *end != '\0')) return Unknown();
+        } else if (a.k == Value::Bool) {
+          x = a.b ? 1 : 0;
+        } else {
+          return Unknown();
+        }
+        return N(f == "int" ? static_cast<double>(static_cast<long long>(x)) : x);
+      }
+      return Unknown();
+    }
     case K::String: {
       std::string out;
       for (const auto& p : e.parts) {
@@ -92,6 +135,10 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
       return v;
     }
     case K::Name: {
+      if (env.bindings) {
+        auto b = env.bindings->find(e.text);
+        if (b != env.bindings->end()) return b->second;
+      }
       if (!env.scope) return Unknown();
       auto it = env.scope->params.find(e.text);
       if (it != env.scope->params.end() && it->second->value) return Fold(*it->second->value, env, depth + 1);
@@ -267,9 +314,9 @@ struct PathWalker {
 }  // namespace
 
 void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::Decl*>& targets, const ModuleScope& scope,
-                        const MutationOracle& oracle, Diagnostics& diags) {
+                        const MutationOracle& oracle, Diagnostics& diags, const std::map<std::string, Value>* param_values) {
   for (const ast::Decl* env : targets) {
-    FoldEnv fold{env, &scope};
+    FoldEnv fold{env, &scope, param_values};
     const ast::Attr* prot = FindAttr(env->attrs, "protected");
     if (!prot) continue;
     Value pv = Fold(*prot->value, fold);

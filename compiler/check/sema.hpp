@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct Program {
   std::vector<ModuleScope> scopes;  // parallel to load.modules; [0] is the entry file
   /// Environments each pipeline of the entry module may target, in declaration order.
   std::map<std::string, std::vector<std::string>> pipeline_envs;
+  /// The action each call step resolved to (call steps that failed to resolve are absent).
+  std::map<const ast::Step*, const ast::Decl*> call_targets;
+  /// Actions whose bodies change something (a run, a mutating http, a deploy, or a call to such an action).
+  std::set<const ast::Decl*> mutating_actions;
+  /// The module each action was declared in (index into scopes).
+  std::map<const ast::Decl*, int> action_module;
 
   const ast::Module& entry() const { return load.modules.at(0)->ast; }
 };

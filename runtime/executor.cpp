@@ -1,0 +1,1015 @@
+// The run loop: gates, approvals, stages, verify, rollback, journal, resume.
+#include "runtime/executor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <pwd.h>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "compiler/util/literals.hpp"
+#include "compiler/util/sha256.hpp"
+#include "runtime/eval.hpp"
+#include "runtime/http.hpp"
+#include "runtime/journal.hpp"
+#include "runtime/process.hpp"
+
+namespace trix::rt {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// SIGINT/SIGTERM: the first stops the current step and starts rollback; a
+// second one during rollback stops that too (the run is then resumable, 13).
+std::atomic<bool> g_stop_main{false};
+std::atomic<bool> g_stop_rollback{false};
+std::atomic<int> g_signals{0};
+
+extern "C" void OnSignal(int) {
+  const int n = ++g_signals;
+  g_stop_main = true;
+  if (n >= 2) g_stop_rollback = true;
+}
+
+std::string LoginName() {
+  if (const char* u = std::getenv("USER"); u && *u) return u;
+  if (struct passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return "unknown";
+}
+
+std::string Now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double NumOr(const json& j, const char* key, double dflt) {
+  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  return dflt;
+}
+
+class Runner {
+ public:
+  Runner(json plan, RunOptions opt) : plan_(std::move(plan)), opt_(std::move(opt)) {}
+
+  int Run();
+
+ private:
+  // ---- output and journal ---------------------------------------------------------------
+  std::string Redact(std::string s) const {
+    for (const auto& v : redact_) {
+      if (v.empty()) continue;
+      for (std::size_t pos = s.find(v); pos != std::string::npos; pos = s.find(v, pos + 3)) s.replace(pos, v.size(), "***");
+    }
+    return s;
+  }
+  json RedactJson(const json& j) const {
+    if (j.is_string()) return Redact(j.get<std::string>());
+    if (j.is_array() || j.is_object()) {
+      json out = j;
+      for (auto it = out.begin(); it != out.end(); ++it) it.value() = RedactJson(it.value());
+      return out;
+    }
+    return j;
+  }
+  void Say(const std::string& who, const std::string& msg) {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    if (opt_.json_output) {
+      std::cout << json{{"ts", Now()}, {"run", run_id_}, {"source", who}, {"message", Redact(msg)}}.dump() << std::endl;
+    } else {
+      std::cout << Now() << " " << (who.empty() ? "" : "[" + Redact(who) + "] ") << Redact(msg) << std::endl;
+    }
+  }
+  void Record(json r) {
+    if (!journal_) return;
+    std::lock_guard<std::mutex> lock(journal_mu_);
+    r["run"] = run_id_;
+    journal_->Append(RedactJson(r));
+  }
+
+  // ---- evaluation -------------------------------------------------------------------------
+  EvalContext Ctx() const {
+    EvalContext c;
+    c.steps = &steps_;
+    c.baselines = &baselines_;
+    c.secret = [this](const std::string& name) {
+      auto it = secret_values_.find(name);
+      if (it == secret_values_.end()) throw EvalError(fmt::format("secret `{}` is not available", name));
+      return it->second;
+    };
+    return c;
+  }
+  std::vector<std::pair<std::string, std::string>> EnvOf(const json& env) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!env.is_object()) return out;
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      const json& v = it.value();
+      if (v.is_object() && v.contains("secret")) {
+        out.emplace_back(it.key(), secret_values_[v["secret"].get<std::string>()]);
+      } else if (v.is_object()) {
+        out.emplace_back(it.key(), ValueToText(Eval(v, Ctx())));
+      } else {
+        out.emplace_back(it.key(), ValueToText(v));
+      }
+    }
+    return out;
+  }
+  bool Guard(const json& instr) {
+    if (!instr.contains("when")) return true;
+    try {
+      return EvalBool(instr["when"], Ctx());
+    } catch (const EvalError& e) {
+      Say("", fmt::format("guard of {} cannot be evaluated ({}); the step is skipped", instr.value("id", "?"), e.what()));
+      return false;
+    }
+  }
+  std::string Where(const json& instr) const {
+    const json& l = instr["loc"];
+    return fmt::format("{}:{}", l.value("file", "?"), l.value("line", 0));
+  }
+
+  struct ProbeOutcome {
+    bool pass = false;
+    bool inconclusive = false;
+    std::string detail;
+    EvalContext ctx;
+  };
+  ProbeOutcome ProbeOnce(const json& p, const std::string& who);
+  ProbeOutcome Probe(const json& p, const std::string& who) {
+    const int retries = static_cast<int>(NumOr(p, "retries", 0));
+    const double interval = NumOr(p, "interval_s", 2);
+    ProbeOutcome r;
+    for (int attempt = 0; attempt <= retries; ++attempt) {
+      if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(interval * 1000)));
+      r = ProbeOnce(p, who);
+      if (r.pass || Stopped()) break;
+    }
+    return r;
+  }
+
+  // ---- instructions -----------------------------------------------------------------------------
+  bool Stopped() const { return in_rollback_ ? g_stop_rollback.load() : g_stop_main.load(); }
+  const std::atomic<bool>* CancelFlag() const { return in_rollback_ ? &g_stop_rollback : &g_stop_main; }
+  bool Top(const json& instr);
+  bool Steps(const json& steps, const std::string& who);
+  bool Step(const json& s, const std::string& who);
+  bool RunStep(const json& s, const std::string& who);
+  bool HttpStep(const json& s, const std::string& who);
+  bool Check(const json& c);
+  bool Confirm(const json& c);
+  bool ApproveWait(const json& a, const std::string& id);
+  bool WindowOpen();
+  bool BeforeChange(const json& s);
+  void Rollback();
+  void WriteMetrics(const std::string& status, double seconds);
+  bool Done(const std::string& id) const { return done_.count(id) > 0; }
+  bool InDoubt(const json& s);
+
+  json plan_;
+  RunOptions opt_;
+  std::string run_id_;
+  std::string run_dir_;
+  std::unique_ptr<Journal> journal_;
+  std::mutex out_mu_, journal_mu_, state_mu_;
+  std::map<std::string, std::string> secret_values_;
+  std::vector<std::string> redact_;
+  std::map<std::string, StepOutcome> steps_;
+  std::map<std::string, double> baselines_;
+  std::vector<std::pair<std::string, json>> undo_stack_;  // (owner id, undo steps)
+  std::set<std::string> done_;
+  std::set<std::string> started_;
+  std::map<std::string, json> approvals_given_;  // approval name -> journal record
+  bool changed_ = false;
+  bool window_checked_ = false;
+  bool in_rollback_ = false;
+  bool rollback_ok_ = true;
+  std::string failure_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+};
+
+Runner::ProbeOutcome Runner::ProbeOnce(const json& p, const std::string& who) {
+  ProbeOutcome r;
+  r.ctx = Ctx();
+  const std::string kind = p.value("kind", "");
+  try {
+    if (kind == "run") {
+      ProcessSpec spec;
+      spec.command = RenderText(p["command"], r.ctx);
+      spec.env = EnvOf(p.value("env", json::object()));
+      if (p.contains("dir")) spec.dir = ValueToText(p["dir"]);
+      spec.timeout_s = NumOr(p, "timeout_s", 300);
+      ProcessResult pr = RunProcess(spec, [&](bool err, const std::string& line) { Say(who, (err ? "! " : "| ") + line); }, CancelFlag());
+      if (pr.spawn_failed) {
+        r.detail = "could not start: " + pr.error;
+        return r;
+      }
+      if (pr.timed_out) {
+        r.detail = fmt::format("timed out after {}", lit::FormatDuration(spec.timeout_s * 1000));
+        return r;
+      }
+      r.ctx.names["exit_code"] = pr.exit_code;
+      r.ctx.names["stdout"] = pr.out;
+      r.ctx.names["stderr"] = pr.err;
+      r.detail = fmt::format("exit code {}", pr.exit_code);
+    } else if (kind == "http") {
+      HttpRequest req;
+      req.method = p.value("method", "GET");
+      req.url = RenderText(p["url"], r.ctx);
+      req.timeout_s = NumOr(p, "timeout_s", 30);
+      req.insecure = p.value("insecure", false);
+      for (const auto& [k, v] : EnvOf(p.value("headers", json::object()))) req.headers.emplace_back(k, v);
+      if (p.contains("body")) req.body = p["body"].is_string() ? p["body"].get<std::string>() : ValueToText(Eval(p["body"], r.ctx));
+      HttpResponse resp = HttpCall(req);
+      if (!resp.ok) {
+        r.detail = req.method + " " + req.url + ": " + resp.error;
+        return r;
+      }
+      r.ctx.names["status"] = resp.status;
+      r.ctx.names["body"] = resp.body;
+      r.ctx.names["latency"] = resp.latency_s;
+      r.ctx.body = resp.body;
+      r.ctx.headers = resp.headers;
+      r.detail = fmt::format("{} {} -> {} in {:.0f} ms", req.method, req.url, resp.status, resp.latency_s * 1000);
+    } else if (kind == "prometheus") {
+      const std::string at = p.contains("at") ? RenderText(p["at"], r.ctx) : std::string();
+      const std::string q = RenderText(p["query"], r.ctx);
+      if (at.empty()) {
+        r.detail = "no Prometheus address";
+        return r;
+      }
+      PromResult pr = PromQuery(at, q, NumOr(p, "timeout_s", 30));
+      if (!pr.ok) {
+        r.detail = "query failed: " + pr.error;
+        return r;
+      }
+      if (!pr.has_sample) {
+        const std::string nd = p.value("on_no_data", "fail");
+        r.detail = "no data";
+        if (nd == "pass") r.pass = true;
+        if (nd == "inconclusive") r.inconclusive = true;
+        return r;
+      }
+      r.ctx.names["value"] = pr.value;
+      r.detail = fmt::format("value {}", pr.value);
+    }
+    if (!p.contains("expect")) {
+      r.pass = true;
+      return r;
+    }
+    r.pass = EvalBool(p["expect"], r.ctx);
+    if (!r.pass) r.detail += "; expect is false";
+  } catch (const EvalError& e) {
+    r.pass = false;
+    r.detail += std::string("; ") + e.what();
+  }
+  return r;
+}
+
+bool Runner::WindowOpen() {
+  const json& env = plan_["env"];
+  std::string why;
+  const std::time_t now = std::time(nullptr);
+  if (env.contains("freeze") && env["freeze"].is_array()) {
+    const std::int64_t today = static_cast<std::int64_t>(now / 86400);
+    for (const auto& f : env["freeze"]) {
+      std::string err;
+      auto fr = lit::ParseFreeze(ValueToText(f), &err);
+      if (fr && today >= fr->first_day && today <= fr->last_day) why = fmt::format("inside the freeze {}", ValueToText(f));
+    }
+  }
+  if (why.empty() && env.contains("window") && env["window"].is_string()) {
+    std::string err;
+    auto ws = lit::ParseWindow(env["window"].get<std::string>(), &err);
+    bool open = false;
+    if (ws) {
+      for (const auto& w : *ws) {
+        const std::time_t local = now + w.utc_offset_minutes * 60;
+        std::tm tm{};
+        gmtime_r(&local, &tm);
+        const int wday = (tm.tm_wday + 6) % 7;  // Monday = 0
+        const int minute = tm.tm_hour * 60 + tm.tm_min;
+        const int prev = (wday + 6) % 7;
+        if (w.end_minute > w.start_minute) {
+          open = open || ((w.days >> wday & 1) && minute >= w.start_minute && minute < w.end_minute);
+        } else {
+          // Crosses midnight: the part after midnight belongs to the previous day's window.
+          open = open || ((w.days >> wday & 1) && minute >= w.start_minute) || ((w.days >> prev & 1) && minute < w.end_minute);
+        }
+      }
+    }
+    if (!open) why = fmt::format("outside the deployment window `{}`", env["window"].get<std::string>());
+  }
+  if (why.empty()) return true;
+  if (!opt_.override_window.empty()) {
+    Say("window", fmt::format("{}; overridden: {}", why, opt_.override_window));
+    Record({{"event", "window_override"}, {"why", why}, {"reason", opt_.override_window}, {"by", opt_.started_by}});
+    return true;
+  }
+  failure_ = fmt::format("environment `{}` is {}; nothing was changed (use --override-window \"reason\" to deploy anyway)",
+                         plan_["environment"].get<std::string>(), why);
+  Say("window", failure_);
+  return false;
+}
+
+bool Runner::BeforeChange(const json& s) {
+  if (!s.value("mutating", false)) return true;
+  if (!window_checked_) {
+    window_checked_ = true;
+    if (!WindowOpen()) return false;
+  }
+  changed_ = true;
+  return true;
+}
+
+bool Runner::InDoubt(const json& s) {
+  // Started before a crash but never finished: run again only when that is safe.
+  const std::string id = s.value("id", "");
+  if (!started_.count(id) || done_.count(id)) return false;
+  const bool safe = !s.value("mutating", false) || s.value("idempotent", false);
+  if (safe || opt_.retry_in_doubt) {
+    Say("resume", fmt::format("{} ({}) was running when the run stopped; running it again", id, Where(s)));
+    return false;
+  }
+  if (opt_.skip_in_doubt) {
+    Say("resume", fmt::format("{} ({}) was running when the run stopped; treated as done (--skip-in-doubt)", id, Where(s)));
+    done_.insert(id);
+    return false;
+  }
+  failure_ = fmt::format("{} ({}) was running when the run stopped and is not idempotent; resume with --retry-in-doubt to run it again "
+                         "or --skip-in-doubt if it completed",
+                         id, Where(s));
+  return true;
+}
+
+bool Runner::RunStep(const json& s, const std::string& who) {
+  const int retries = static_cast<int>(NumOr(s, "retries", 0));
+  const double backoff = NumOr(s, "backoff_s", 1);
+  ProcessSpec spec;
+  EvalContext ctx = Ctx();
+  spec.command = RenderText(s["command"], ctx);
+  spec.env = EnvOf(s.value("env", json::object()));
+  if (s.contains("dir")) spec.dir = ValueToText(s["dir"]);
+  spec.timeout_s = NumOr(s, "timeout_s", 0);
+  const auto left = std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now()).count();
+  if (deadline_ != std::chrono::steady_clock::time_point::max() && (spec.timeout_s == 0 || spec.timeout_s > left)) spec.timeout_s = std::max(0.001, left);
+  if (opt_.dry_run) {
+    Say(who, "would run: " + spec.command);
+    return true;
+  }
+  ProcessResult pr;
+  for (int attempt = 0; attempt <= retries; ++attempt) {
+    if (attempt) {
+      const double wait = backoff * (1 << std::min(attempt - 1, 10));
+      Say(who, fmt::format("retry {}/{} in {}", attempt, retries, lit::FormatDuration(wait * 1000)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
+    }
+    Say(who, "$ " + spec.command);
+    pr = RunProcess(spec, [&](bool err, const std::string& line) { Say(who, (err ? "! " : "| ") + line); }, CancelFlag());
+    if (pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed) break;
+    if (pr.cancelled || Stopped()) break;
+  }
+  StepOutcome out;
+  out.ok = pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed && !pr.cancelled;
+  out.exit_code = pr.exit_code;
+  out.stdout_text = Redact(pr.out);
+  out.stderr_text = Redact(pr.err);
+  if (s.contains("label")) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    steps_[s["label"].get<std::string>()] = out;
+  }
+  Record({{"event", "step_result"},
+          {"id", s["id"]},
+          {"exit_code", pr.exit_code},
+          {"timed_out", pr.timed_out},
+          {"stdout_sha256", Sha256Hex(pr.out)},
+          {"seconds", pr.seconds}});
+  if (!out.ok) {
+    failure_ = pr.spawn_failed ? fmt::format("{} could not start: {}", Where(s), pr.error)
+               : pr.timed_out  ? fmt::format("{} timed out after {}", Where(s), lit::FormatDuration(spec.timeout_s * 1000))
+               : pr.cancelled  ? fmt::format("{} was interrupted", Where(s))
+                               : fmt::format("{} failed with exit code {}", Where(s), pr.exit_code);
+    Say(who, "failed: " + failure_);
+  }
+  return out.ok;
+}
+
+bool Runner::HttpStep(const json& s, const std::string& who) {
+  json p = s;
+  p["kind"] = "http";
+  if (opt_.dry_run) {
+    Say(who, fmt::format("would request: {} {}", s.value("method", "GET"), RenderText(s["url"], Ctx())));
+    return true;
+  }
+  ProbeOutcome r;
+  const int retries = static_cast<int>(NumOr(s, "retries", 0));
+  for (int attempt = 0; attempt <= retries; ++attempt) {
+    if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(NumOr(s, "backoff_s", 1) * 1000)));
+    p.erase("retries");
+    r = ProbeOnce(p, who);
+    if (r.pass || Stopped()) break;
+  }
+  StepOutcome out;
+  out.ok = r.pass;
+  if (r.ctx.names.count("status")) out.status = r.ctx.names["status"].get<long>();
+  out.body = Redact(r.ctx.body);
+  if (s.contains("label")) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    steps_[s["label"].get<std::string>()] = out;
+  }
+  Say(who, (r.pass ? "ok: " : "failed: ") + r.detail);
+  if (!r.pass) failure_ = fmt::format("{}: {}", Where(s), r.detail);
+  return r.pass;
+}
+
+bool Runner::Step(const json& s, const std::string& who) {
+  const std::string id = s.value("id", "");
+  const std::string op = s.value("op", "");
+  if (Done(id)) {
+    // Finished before a crash: never run again, but its undo still counts.
+    if (s.value("mutating", false)) changed_ = true;
+    if (op != "call" && op != "parallel") {
+      if (s.contains("undo")) undo_stack_.push_back({id, s["undo"]});
+      return true;
+    }
+  }
+  if (Stopped()) {
+    failure_ = "interrupted";
+    return false;
+  }
+  if (!Guard(s)) return true;
+  if (InDoubt(s)) return false;
+  if (!BeforeChange(s)) return false;
+  const std::string name = s.contains("label") ? s["label"].get<std::string>() : who;
+  if (!Done(id)) Record({{"event", "start"}, {"id", id}, {"op", op}, {"loc", s["loc"]}});
+  bool ok = true;
+  if (op == "run") {
+    ok = RunStep(s, name);
+  } else if (op == "http") {
+    ok = HttpStep(s, name);
+  } else if (op == "wait") {
+    const double secs = NumOr(s, "seconds", 0);
+    Say(name, "wait " + lit::FormatDuration(secs * 1000));
+    for (double t = 0; t < secs && !Stopped() && !opt_.dry_run; t += 0.05) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ok = !Stopped();
+  } else if (op == "wait_until") {
+    const double timeout = NumOr(s, "timeout_s", 300), interval = NumOr(s, "interval_s", 5);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(timeout * 1000));
+    ok = false;
+    while (!opt_.dry_run) {
+      ProbeOutcome r = ProbeOnce(s["probe"], name);
+      if (r.pass) {
+        ok = true;
+        Say(name, "ready: " + r.detail);
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= end || Stopped()) {
+        failure_ = fmt::format("{}: not ready after {} ({})", Where(s), lit::FormatDuration(timeout * 1000), r.detail);
+        Say(name, "failed: " + failure_);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(interval * 1000)));
+    }
+    if (opt_.dry_run) ok = true;
+  } else if (op == "notify") {
+    const std::string text = RenderText(s["text"], Ctx());
+    if (s.contains("url") && !opt_.dry_run) {
+      HttpRequest req;
+      req.method = "POST";
+      req.url = s["url"].get<std::string>();
+      req.headers = {{"Content-Type", "application/json"}};
+      req.body = json{{"text", Redact(text)}}.dump();
+      HttpResponse resp = HttpCall(req);
+      Say("notify", resp.ok && resp.status < 400 ? "sent: " + text : "could not notify (" + (resp.ok ? std::to_string(resp.status) : resp.error) + "): " + text);
+    } else {
+      Say("notify", text);
+    }
+  } else if (op == "approve") {
+    ok = ApproveWait(s["approval"], id);
+  } else if (op == "parallel") {
+    std::vector<std::thread> threads;
+    std::vector<char> results(s["children"].size(), 0);
+    std::size_t i = 0;
+    for (const auto& child : s["children"]) {
+      threads.emplace_back([&, i, child] { results[i] = Step(child, name) ? 1 : 0; });
+      ++i;
+    }
+    for (auto& t : threads) t.join();
+    ok = std::all_of(results.begin(), results.end(), [](char c) { return c != 0; });
+  } else if (op == "call") {
+    Say(name, "call " + s.value("action", "?"));
+    ok = Steps(s["children"], name);
+  } else if (op == "deploy") {
+    failure_ = fmt::format("{}: `deploy` is not executed yet by this version of trixc (rollout strategies are the next milestone)", Where(s));
+    Say(name, "failed: " + failure_);
+    ok = false;
+  } else {
+    failure_ = fmt::format("{}: unknown instruction `{}`", Where(s), op);
+    ok = false;
+  }
+  if (ok && s.contains("label") && op != "run" && op != "http") {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    steps_[s["label"].get<std::string>()].ok = true;
+  }
+  Record({{"event", "end"}, {"id", id}, {"ok", ok}});
+  if (ok) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    done_.insert(id);
+    if (s.contains("undo") && !opt_.dry_run) undo_stack_.push_back({id, s["undo"]});
+  }
+  return ok;
+}
+
+bool Runner::Steps(const json& steps, const std::string& who) {
+  for (const auto& s : steps) {
+    if (!Step(s, who)) return false;
+  }
+  return true;
+}
+
+bool Runner::Check(const json& c) {
+  const std::string who = c.value("phase", "") == "gate" ? "gate " + c.value("group", "") : c.value("phase", "") == "verify" ? "verify" : "rollback verify";
+  const std::string label = RenderText(c["label"], Ctx());
+  if (opt_.dry_run) {
+    const json& p = c["probe"];
+    const std::string kind = p.value("kind", "");
+    std::string what = kind == "run" ? "would run: " + RenderText(p["command"], Ctx())
+                       : kind == "http" ? "would request: " + p.value("method", "GET") + " " + RenderText(p["url"], Ctx())
+                                        : "would query " + (p.contains("at") ? RenderText(p["at"], Ctx()) : std::string("?")) + ": " + RenderText(p["query"], Ctx());
+    Say(who, fmt::format("check \"{}\": {}", label, what));
+    return true;
+  }
+  ProbeOutcome r = Probe(c["probe"], who);
+  Say(who, fmt::format("{} \"{}\": {}", r.pass ? "ok" : "FAILED", label, r.detail));
+  Record({{"event", "check"}, {"id", c["id"]}, {"label", label}, {"ok", r.pass}, {"detail", r.detail}});
+  if (!r.pass) failure_ = fmt::format("check \"{}\" failed ({}) at {}", label, r.detail, Where(c));
+  return r.pass;
+}
+
+bool Runner::Confirm(const json& c) {
+  const std::string text = RenderText(c["text"], Ctx());
+  const std::string who_group = "gate " + c.value("group", "");
+  if (!opt_.attest_file.empty()) {
+    json att = json::parse(ReadText(opt_.attest_file), nullptr, false);
+    if (att.is_object() && att.contains(text) && att[text].is_string() && !att[text].get<std::string>().empty()) {
+      Say(who_group, fmt::format("confirmed \"{}\" (attested by {})", text, att[text].get<std::string>()));
+      Record({{"event", "confirm"}, {"id", c["id"]}, {"text", text}, {"by", att[text]}, {"via", "attest"}});
+      return true;
+    }
+  }
+  if (isatty(0) && isatty(1) && !opt_.dry_run) {
+    std::cout << fmt::format("Confirm: {} [y/N] ", text) << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer == "y" || answer == "Y" || answer == "yes") {
+      Record({{"event", "confirm"}, {"id", c["id"]}, {"text", text}, {"by", opt_.started_by}, {"via", "terminal"}});
+      return true;
+    }
+    failure_ = fmt::format("\"{}\" was not confirmed", text);
+    return false;
+  }
+  if (opt_.dry_run) {
+    Say(who_group, fmt::format("would ask to confirm \"{}\"", text));
+    return true;
+  }
+  failure_ = fmt::format("\"{}\" needs a confirmation: answer at a terminal, or pass --attest FILE with {{\"{}\": \"your name\"}}", text, text);
+  Say(who_group, "FAILED: " + failure_);
+  return false;
+}
+
+bool Runner::ApproveWait(const json& a, const std::string& id) {
+  const std::string name = a.value("name", "?");
+  if (approvals_given_.count(id)) {
+    Say("approve " + name, "already approved before the run stopped");
+    return true;
+  }
+  // Requirements that apply (guards evaluated now).
+  std::vector<json> reqs;
+  for (const auto& r : a["requires"]) {
+    if (r.contains("when")) {
+      try {
+        if (!EvalBool(r["when"], Ctx())) continue;
+      } catch (const EvalError&) {
+      }
+    }
+    reqs.push_back(r);
+  }
+  if (opt_.dry_run) {
+    Say("approve " + name, "would wait for approval");
+    return true;
+  }
+  const std::string dir = run_dir_ + "/approvals";
+  fs::create_directories(dir);
+  std::string needs;
+  for (const auto& r : reqs) {
+    std::string people;
+    for (const auto& p : r["people"]) people += (people.empty() ? "" : ", ") + p.get<std::string>();
+    needs += fmt::format("{}{} of [{}]", needs.empty() ? "" : "; ", r.value("quorum", 1), people);
+  }
+  Record({{"event", "approval_wait"}, {"id", id}, {"approval", name}, {"needs", needs}});
+  Say("approve " + name, fmt::format("waiting for approval: {} (not {}, who started the run). Approve with `trixc approve {} --as NAME`"
+                                      " or refuse with `--deny`; times out after {}",
+                                      needs, opt_.started_by, run_id_, lit::FormatDuration(NumOr(a, "timeout_s", 86400) * 1000)));
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(NumOr(a, "timeout_s", 86400) * 1000));
+  std::set<std::string> seen;
+  std::vector<std::set<std::string>> counted(reqs.size());
+  const std::string plan_hash = plan_.value("plan_sha256", "");
+  while (true) {
+    std::vector<std::string> files;
+    if (fs::exists(dir)) {
+      for (const auto& e : fs::directory_iterator(dir)) {
+        if (e.path().extension() == ".json") files.push_back(e.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (seen.count(f)) continue;
+      seen.insert(f);
+      json ans = json::parse(ReadText(f), nullptr, false);
+      if (!ans.is_object()) continue;
+      const std::string who = ans.value("who", "");
+      if (ans.value("plan_sha256", "") != plan_hash) {
+        Say("approve " + name, fmt::format("answer from {} is void: it was given for another plan", who));
+        continue;
+      }
+      if (who == opt_.started_by) {
+        Say("approve " + name, fmt::format("{} started this run and cannot approve it (separation of duties)", who));
+        continue;
+      }
+      bool eligible = false;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        for (const auto& p : reqs[i]["people"]) eligible = eligible || p == who;
+      }
+      if (!eligible) {
+        Say("approve " + name, fmt::format("{} is not in a role this approval requires; ignored", who));
+        continue;
+      }
+      if (ans.value("decision", "") == "deny") {
+        failure_ = fmt::format("approval `{}` was refused by {}", name, who);
+        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash}});
+        Say("approve " + name, "REFUSED by " + who);
+        return false;
+      }
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        for (const auto& p : reqs[i]["people"]) {
+          if (p == who) counted[i].insert(who);
+        }
+      }
+      Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "approve"}, {"plan_sha256", plan_hash},
+              {"at", ans.value("at", "")}});
+      Say("approve " + name, "approved by " + who);
+    }
+    bool satisfied = true;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      satisfied = satisfied && counted[i].size() >= static_cast<std::size_t>(reqs[i].value("quorum", 1));
+    }
+    if (satisfied) {
+      Record({{"event", "approved"}, {"id", id}, {"approval", name}});
+      approvals_given_[id] = json::object();
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= end) {
+      failure_ = fmt::format("approval `{}` timed out, which counts as a refusal", name);
+      Say("approve " + name, failure_);
+      return false;
+    }
+    if (Stopped()) {
+      failure_ = "interrupted while waiting for approval";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+bool Runner::Top(const json& in) {
+  const std::string op = in.value("op", "");
+  const std::string id = in.value("id", "");
+  if (Done(id) && op != "stage") return true;
+  if (!Guard(in)) return true;
+  bool ok = true;
+  if (op == "check") {
+    ok = Check(in);
+  } else if (op == "confirm") {
+    ok = Confirm(in);
+  } else if (op == "baseline") {
+    ProbeOutcome r = Probe(in["probe"], "baseline " + in.value("name", ""));
+    double v = 0;
+    try {
+      if (r.pass && in.contains("read")) v = Eval(in["read"], r.ctx).get<double>();
+      else if (r.pass) v = r.ctx.names.at("value").get<double>();
+    } catch (const std::exception& e) {
+      r.pass = false;
+      r.detail += std::string("; ") + e.what();
+    }
+    if (!r.pass) {
+      failure_ = fmt::format("baseline `{}` could not be measured ({})", in.value("name", ""), r.detail);
+      ok = false;
+    } else {
+      baselines_[in.value("name", "")] = v;
+      Record({{"event", "baseline"}, {"id", id}, {"name", in["name"]}, {"value", v}});
+      Say("baseline " + in.value("name", ""), fmt::format("measured {}", v));
+    }
+  } else if (op == "approve") {
+    ok = ApproveWait(in["approval"], id);
+  } else if (op == "stage") {
+    Say("stage " + in.value("name", ""), in.contains("title") ? RenderText(in["title"], Ctx()) : std::string("start"));
+    ok = Steps(in["children"], "stage " + in.value("name", ""));
+    if (ok) Record({{"event", "end"}, {"id", id}, {"ok", true}});
+    if (ok) done_.insert(id);
+    return ok;
+  }
+  if (ok && op != "stage") {
+    Record({{"event", "end"}, {"id", id}, {"ok", true}});
+    done_.insert(id);
+  }
+  return ok;
+}
+
+void Runner::Rollback() {
+  in_rollback_ = true;
+  Say("rollback", "starting: undo blocks newest first, then the rollback block");
+  Record({{"event", "rollback_start"}, {"reason", failure_}});
+  bool ok = true;
+  for (auto it = undo_stack_.rbegin(); it != undo_stack_.rend(); ++it) {
+    for (const auto& s : it->second) {
+      // Rollback steps are never skipped because an earlier one failed.
+      if (!Step(s, "undo " + it->first)) ok = false;
+    }
+  }
+  for (const auto& s : plan_["rollback"]) {
+    if (!Step(s, "rollback")) ok = false;
+  }
+  for (const auto& c : plan_["rollback_verify"]) {
+    if (c.value("op", "") == "check" && !Check(c)) ok = false;
+  }
+  Record({{"event", "rollback_end"}, {"ok", ok}});
+  rollback_ok_ = ok;
+}
+
+void Runner::WriteMetrics(const std::string& status, double seconds) {
+  if (opt_.metrics_file.empty()) return;
+  const std::string labels = fmt::format("pipeline=\"{}\",environment=\"{}\"", plan_.value("pipeline", ""), plan_.value("environment", ""));
+  std::string m;
+  m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
+  m += fmt::format("trix_deployment_duration_seconds{{{}}} {}\n", labels, seconds);
+  m += "# HELP trix_deployments_total Deployment runs by outcome.\n# TYPE trix_deployments_total counter\n";
+  for (const char* s : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
+    m += fmt::format("trix_deployments_total{{{},status=\"{}\"}} {}\n", labels, s, status == s ? 1 : 0);
+  }
+  m += "# HELP trix_rollbacks_total Rollbacks started.\n# TYPE trix_rollbacks_total counter\n";
+  m += fmt::format("trix_rollbacks_total{{{}}} {}\n", labels, (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
+  m += "# HELP trix_deployment_status Outcome of the last run (1 for its status).\n# TYPE trix_deployment_status gauge\n";
+  m += fmt::format("trix_deployment_status{{{},status=\"{}\"}} 1\n", labels, status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed");
+  WriteFileAtomic(opt_.metrics_file, m);
+}
+
+int Runner::Run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opt_.started_by.empty()) opt_.started_by = LoginName();
+  const std::string runs = opt_.state_dir + "/runs";
+  // Resume: rebuild what finished from the journal.
+  if (!opt_.resume_id.empty()) {
+    run_id_ = opt_.resume_id;
+    run_dir_ = runs + "/" + run_id_;
+    if (!fs::exists(run_dir_ + "/journal.jsonl")) {
+      std::cerr << fmt::format("trixc: no run `{}` under {}\n", run_id_, runs);
+      return kUsage;
+    }
+    std::vector<json> recs;
+    try {
+      recs = ReadJournal(run_dir_ + "/journal.jsonl");
+    } catch (const std::exception& e) {
+      std::cerr << "trixc: " << e.what() << "\n";
+      return kUsage;
+    }
+    for (const auto& r : recs) {
+      const std::string ev = r.value("event", "");
+      if (ev == "run_end") {
+        std::cerr << fmt::format("trixc: run `{}` already ended ({}); nothing to resume\n", run_id_, r.value("status", "?"));
+        return kUsage;
+      }
+      if (ev == "start") started_.insert(r.value("id", ""));
+      if (ev == "end" && r.value("ok", false)) done_.insert(r.value("id", ""));
+      if (ev == "baseline") baselines_[r.value("name", "")] = r.value("value", 0.0);
+      if (ev == "approved") approvals_given_[r.value("id", "")] = r;
+      if (ev == "run_start" && r.contains("started_by")) opt_.started_by = r["started_by"];
+    }
+    plan_ = json::parse(ReadText(run_dir_ + "/plan.json"), nullptr, false);
+    if (plan_.is_discarded()) {
+      std::cerr << "trixc: the run's saved plan is unreadable\n";
+      return kUsage;
+    }
+  } else {
+    run_id_ = NewRunId();
+    run_dir_ = runs + "/" + run_id_;
+    fs::create_directories(run_dir_);
+    WriteFileAtomic(run_dir_ + "/plan.json", plan_.dump(2) + "\n");
+  }
+  // Secrets: read now, redact everywhere.
+  for (auto it = plan_["secrets"].begin(); it != plan_["secrets"].end(); ++it) {
+    const json& s = it.value();
+    std::string value;
+    if (s.value("from", "") == "env") {
+      const char* v = std::getenv(s.value("ref", "").c_str());
+      if (!v) {
+        std::cerr << fmt::format("trixc: secret `{}` needs the environment variable {}; nothing was changed\n", it.key(), s.value("ref", ""));
+        return kStoppedNothingChanged;
+      }
+      value = v;
+    } else {
+      std::ifstream in(s.value("ref", ""), std::ios::binary);
+      if (!in) {
+        std::cerr << fmt::format("trixc: secret `{}` needs the file {}; nothing was changed\n", it.key(), s.value("ref", ""));
+        return kStoppedNothingChanged;
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      value = ss.str();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    }
+    secret_values_[it.key()] = value;
+    if (!value.empty()) redact_.push_back(value);
+  }
+  // One run of a pipeline per environment at a time.
+  fs::create_directories(opt_.state_dir + "/locks");
+  LockFile lock;
+  std::string holder;
+  const std::string lock_path = fmt::format("{}/locks/{}@{}.lock", opt_.state_dir, plan_.value("pipeline", ""), plan_.value("environment", ""));
+  if (!opt_.dry_run && !LockFile::Acquire(lock_path, &lock, &holder)) {
+    std::cerr << fmt::format("trixc: pipeline `{}` is already running on `{}` ({}); nothing was changed\n", plan_.value("pipeline", ""),
+                             plan_.value("environment", ""), holder);
+    return kStoppedNothingChanged;
+  }
+  if (!opt_.dry_run) journal_ = std::make_unique<Journal>(run_dir_ + "/journal.jsonl");
+  Record({{"event", opt_.resume_id.empty() ? "run_start" : "run_resume"},
+          {"pipeline", plan_["pipeline"]},
+          {"environment", plan_["environment"]},
+          {"plan_sha256", plan_["plan_sha256"]},
+          {"started_by", opt_.started_by},
+          {"pid", static_cast<long>(getpid())}});
+  Say("run", fmt::format("{} {} `{}` on `{}`{} (plan {})", opt_.resume_id.empty() ? "starting" : "resuming", run_id_,
+                         plan_.value("pipeline", ""), plan_.value("environment", ""), opt_.dry_run ? " — dry run, nothing will change" : "",
+                         plan_.value("plan_sha256", "").substr(0, 12)));
+  if (plan_.contains("timeout_s") && plan_["timeout_s"].is_number()) {
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(plan_["timeout_s"].get<double>() * 1000));
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  bool ok = true;
+  for (const auto& in : plan_["instructions"]) {
+    if (std::chrono::steady_clock::now() >= deadline_) {
+      failure_ = "the pipeline timeout passed";
+      ok = false;
+      break;
+    }
+    if (!Top(in)) {
+      ok = false;
+      break;
+    }
+  }
+  std::string status;
+  int code = kSucceeded;
+  if (ok) {
+    status = "succeeded";
+  } else if (g_stop_main && !changed_) {
+    status = "interrupted";
+    code = kInterrupted;
+  } else if (!changed_) {
+    status = "stopped";
+    code = kStoppedNothingChanged;
+    Say("run", "stopped, nothing changed: " + failure_);
+  } else {
+    Say("run", "failed: " + failure_);
+    Rollback();
+    if (g_stop_rollback) {
+      status = "interrupted";
+      code = kInterrupted;
+    } else if (rollback_ok_) {
+      status = "rolled_back";
+      code = kRolledBack;
+    } else {
+      status = "rollback_failed";
+      code = kRollbackFailed;
+      Say("run", fmt::format("ROLLBACK FAILED: some undo or rollback steps did not succeed; check the log (`trixc log {}`) and "
+                             "restore the environment by hand",
+                             run_id_));
+    }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (code != kInterrupted || g_signals > 0) {
+    Record({{"event", "run_end"}, {"status", status}, {"exit_code", code}, {"seconds", secs}, {"failure", failure_}});
+  }
+  WriteMetrics(status, secs);
+  Say("run", fmt::format("{} in {} (exit {})", status, lit::FormatDuration(std::round(secs * 1000)), code));
+  return code;
+}
+
+}  // namespace
+
+int Execute(const json& plan, const RunOptions& options) {
+  Runner r(plan, options);
+  return r.Run();
+}
+
+int Approve(const std::string& state_dir, const std::string& run_id, const std::string& who_in, bool deny, const std::string& comment) {
+  const std::string who = who_in.empty() ? LoginName() : who_in;
+  const std::string dir = state_dir + "/runs/" + run_id;
+  if (!fs::exists(dir + "/plan.json")) {
+    std::cerr << fmt::format("trixc: no run `{}` under {}/runs\n", run_id, state_dir);
+    return kUsage;
+  }
+  json plan = json::parse(ReadText(dir + "/plan.json"), nullptr, false);
+  std::string pending;
+  try {
+    for (const auto& r : ReadJournal(dir + "/journal.jsonl")) {
+      if (r.value("event", "") == "approval_wait") pending = r.value("approval", "");
+      if (r.value("event", "") == "approved" || r.value("event", "") == "run_end") pending.clear();
+    }
+  } catch (const std::exception&) {
+  }
+  if (pending.empty()) {
+    std::cerr << fmt::format("trixc: run `{}` is not waiting for an approval\n", run_id);
+    return kErrors;
+  }
+  fs::create_directories(dir + "/approvals");
+  json ans{{"approval", pending}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan.value("plan_sha256", "")},
+           {"comment", comment}};
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  ans["at"] = buf;
+  WriteFileAtomic(fmt::format("{}/approvals/{}-{}-{}.json", dir, buf, getpid(), who), ans.dump() + "\n");
+  std::cout << fmt::format("{} `{}` of run {} as {}\n", deny ? "refused" : "approved", pending, run_id, who);
+  return kSucceeded;
+}
+
+int Status(const std::string& state_dir, const std::string& run_id) {
+  const std::string runs = state_dir + "/runs";
+  std::vector<std::string> ids;
+  if (!run_id.empty()) {
+    ids.push_back(run_id);
+  } else if (fs::exists(runs)) {
+    for (const auto& e : fs::directory_iterator(runs)) ids.push_back(e.path().filename().string());
+    std::sort(ids.begin(), ids.end());
+  }
+  if (ids.empty()) {
+    std::cout << "no runs\n";
+    return kSucceeded;
+  }
+  for (const auto& id : ids) {
+    std::string status = "running or interrupted (resume with `trixc run --resume " + id + "`)";
+    std::string what;
+    try {
+      for (const auto& r : ReadJournal(runs + "/" + id + "/journal.jsonl")) {
+        if (r.value("event", "") == "run_start") what = fmt::format("{} on {} by {}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""));
+        if (r.value("event", "") == "approval_wait") status = "waiting for approval `" + r.value("approval", "") + "`";
+        if (r.value("event", "") == "run_end") status = fmt::format("{} (exit {})", r.value("status", ""), r.value("exit_code", 0));
+      }
+    } catch (const std::exception& e) {
+      status = std::string("unreadable journal: ") + e.what();
+    }
+    std::cout << fmt::format("{}  {}  {}\n", id, what, status);
+  }
+  return kSucceeded;
+}
+
+int Log(const std::string& state_dir, const std::string& run_id) {
+  const std::string path = state_dir + "/runs/" + run_id + "/journal.jsonl";
+  if (!fs::exists(path)) {
+    std::cerr << fmt::format("trixc: no run `{}`\n", run_id);
+    return kUsage;
+  }
+  try {
+    for (const auto& r : ReadJournal(path)) std::cout << r.dump() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "trixc: " << e.what() << "\n";
+    return kErrors;
+  }
+  return kSucceeded;
+}
+
+}  // namespace trix::rt

@@ -1,0 +1,459 @@
+// Running shell commands with fork/exec, one process group per command; see
+// process.hpp for the guarantees and the choices behind them.
+#include "runtime/process.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <system_error>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+extern char** environ;
+
+namespace trix::rt {
+namespace {
+
+// The cancel flag must be seen within 50 ms (process.hpp), so no wait in the
+// loop below is longer than this.
+constexpr double kPollInterval = 0.05;
+// After SIGKILL every group member dies within milliseconds; a pipe still
+// open after this long is held by a process outside the group (setsid).
+constexpr double kDrainAfterKill = 0.5;
+// Longest piece of a line handed to the sink, so memory stays bounded when
+// a step prints megabytes without a newline.
+constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// ---- registry of live process groups, for KillAllChildren() ---------------
+//
+// A pgid is registered under the mutex together with the fork, so every
+// child that exists is in the registry, and it is removed before the group
+// leader is reaped: until then the leader (even as a zombie) keeps the pgid
+// from being reused, so KillAllChildren() can never signal a stranger.
+std::mutex g_registry_mutex;
+std::set<pid_t> g_live_groups;
+
+void Deregister(pid_t pgid) {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  g_live_groups.erase(pgid);
+}
+
+std::string ErrnoText(int err) { return std::system_category().message(err); }
+
+// Owns one file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Close(); }
+  int get() const { return fd_; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Reset(int fd) {
+    Close();
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Moves `fd` to a number >= 3 (keeping close-on-exec), so the dup2() calls
+// onto 0, 1 and 2 in the child cannot overwrite one another when the parent
+// runs with a standard descriptor closed.
+bool AboveStdio(Fd& fd) {
+  if (fd.get() > 2) return true;
+  int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return false;
+  fd.Reset(moved);
+  return true;
+}
+
+// A close-on-exec pipe: another thread's fork() may copy our descriptors,
+// but its exec drops them again, so they cannot keep our pipes open.
+bool MakePipe(Fd& read_end, Fd& write_end, std::string* error) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    *error = "cannot create a pipe: " + ErrnoText(errno);
+    return false;
+  }
+  read_end.Reset(fds[0]);
+  write_end.Reset(fds[1]);
+  if (!AboveStdio(read_end) || !AboveStdio(write_end)) {
+    *error = "cannot duplicate a pipe: " + ErrnoText(errno);
+    return false;
+  }
+  return true;
+}
+
+bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// What the child reports through the exec-status pipe when it cannot exec.
+struct ChildFailure {
+  int stage;  // kStageChdir or kStageExec
+  int err;
+};
+constexpr int kStageChdir = 1;
+constexpr int kStageExec = 2;
+
+// Runs in the child between fork and exec: only async-signal-safe calls,
+// since other threads of the parent may have held locks (malloc's) at fork.
+[[noreturn]] void ChildMain(pid_t parent, const char* dir, char* const argv[], char* const envp[], int null_fd,
+                            int out_fd, int err_fd, int status_fd) {
+  ::setpgid(0, 0);
+#ifdef __linux__
+  // Covers only this process (and follows the thread that forked it, which
+  // stays in RunProcess() until we are reaped). Descendants are reached by
+  // the group kill or by KillAllChildren().
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+#else
+  (void)parent;
+#endif
+  // The shell must start with default signal handling and nothing blocked:
+  // ignored signals (SIGPIPE, SIGINT in a runtime that handles Ctrl-C) would
+  // otherwise stay ignored in every command of the step.
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
+
+  if (::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+  ChildFailure failure{0, 0};
+  if (dir[0] != '\0' && ::chdir(dir) != 0) {
+    failure = {kStageChdir, errno};
+  } else {
+    ::execve("/bin/sh", argv, envp);
+    failure = {kStageExec, errno};
+  }
+  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// One output stream of the child: line splitting and capture.
+struct Stream {
+  Fd fd;
+  bool is_stderr = false;
+  std::string partial;
+  std::string* capture = nullptr;
+  std::size_t capture_limit = 0;
+
+  bool open() const { return fd.get() >= 0; }
+
+  void Emit(const LineSink& sink, const std::string& line) {
+    if (sink) sink(is_stderr, line);
+  }
+
+  void Consume(const LineSink& sink, const char* data, std::size_t n) {
+    if (capture->size() < capture_limit) capture->append(data, std::min(n, capture_limit - capture->size()));
+    std::string_view rest(data, n);
+    while (!rest.empty()) {
+      std::size_t nl = rest.find('\n');
+      std::size_t take = nl == std::string_view::npos ? rest.size() : nl;
+      std::size_t room = kMaxLine - partial.size();
+      if (take > room) {  // the line goes on past the cap: hand over a full piece
+        partial.append(rest.substr(0, room));
+        rest.remove_prefix(room);
+        Flush(sink);
+        continue;
+      }
+      partial.append(rest.substr(0, take));
+      if (nl == std::string_view::npos) break;
+      rest.remove_prefix(nl + 1);
+      Flush(sink);
+    }
+  }
+
+  void Flush(const LineSink& sink) {
+    std::string line;
+    line.swap(partial);
+    Emit(sink, line);
+  }
+
+  // Reads what is available; on EOF (or a read error) flushes a final
+  // partial line and closes the descriptor.
+  void Read(const LineSink& sink) {
+    char buf[kReadChunk];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        Consume(sink, buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (!partial.empty()) Flush(sink);
+      fd.Close();
+      return;
+    }
+  }
+};
+
+// The child between fork and reaping. Whatever way RunProcess() leaves
+// (including an exception from the sink), the destructor kills the group
+// and reaps the leader, so no child outlives the call.
+class Child {
+ public:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (reaped_) return;
+    ::kill(-pid_, SIGKILL);
+    Reap();
+  }
+  pid_t pid() const { return pid_; }
+
+  void Signal(int sig) const { ::kill(-pid_, sig); }
+
+  // Has the leader exited? Leaves it a zombie (WNOWAIT) so its pgid stays
+  // reserved while we still signal the group.
+  bool Exited() const {
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    int rc;
+    do rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) return true;  // ECHILD: reaped behind our back (SIGCHLD ignored)
+    return info.si_pid == pid_;
+  }
+
+  // Returns the wait status, or -1 if it cannot be known.
+  int Reap() {
+    Deregister(pid_);  // before waitpid: see the registry comment
+    reaped_ = true;
+    int status = 0;
+    pid_t rc;
+    do rc = ::waitpid(pid_, &status, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc == pid_ ? status : -1;
+  }
+
+ private:
+  pid_t pid_;
+  bool reaped_ = false;
+};
+
+}  // namespace
+
+void KillAllChildren() {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  for (pid_t pgid : g_live_groups) ::kill(-pgid, SIGKILL);
+}
+
+ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const std::atomic<bool>* cancel) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+
+  ProcessResult result;
+  auto fail = [&](std::string why) {
+    result.spawn_failed = true;
+    result.error = std::move(why);
+    result.seconds = elapsed();
+    return result;
+  };
+
+  // ---- everything the child needs is built before fork (no malloc after) --
+  // c_str() would silently cut a string at a NUL byte, and a shortened
+  // command can do something else than the one that was checked.
+  if (HasNul(spec.command)) return fail("the command contains a NUL byte");
+  if (HasNul(spec.dir)) return fail("the directory name contains a NUL byte");
+  for (const auto& [name, value] : spec.env) {
+    if (name.empty() || name.find('=') != std::string::npos || HasNul(name))
+      return fail("`" + name + "` is not a valid environment variable name");
+    if (HasNul(value)) return fail("the value of environment variable `" + name + "` contains a NUL byte");
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool overridden = std::any_of(spec.env.begin(), spec.env.end(), [&](const auto& kv) { return kv.first == name; });
+    if (!overridden) env_strings.emplace_back(entry);
+  }
+  for (const auto& [name, value] : spec.env) {
+    // The last of several entries with one name wins, as with setenv.
+    auto dup = std::find_if(env_strings.begin(), env_strings.end(),
+                            [&](const std::string& s) { return s.compare(0, name.size() + 1, name + "=") == 0; });
+    if (dup != env_strings.end()) env_strings.erase(dup);
+    env_strings.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", command = spec.command;
+  char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+
+  Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (null_fd.get() < 0) return fail("cannot open /dev/null: " + ErrnoText(errno));
+  if (!AboveStdio(null_fd)) return fail("cannot duplicate /dev/null: " + ErrnoText(errno));
+  Stream out, err;
+  out.capture = &result.out;
+  err.capture = &result.err;
+  err.is_stderr = true;
+  out.capture_limit = err.capture_limit = spec.capture_limit;
+  Fd out_w, err_w, status_r, status_w;
+  const pid_t parent = ::getpid();
+  std::optional<Child> child;
+  {
+    // Pipes, fork and closing our copies of the write ends all happen under
+    // the registry mutex, so no other RunProcess() can fork while this
+    // call's write ends are open: a sibling step's shell never inherits
+    // them, and our EOF (and the exec report) cannot be held up by it.
+    // Close-on-exec covers forks made elsewhere in the program. The same
+    // lock registers the group before KillAllChildren() could miss it.
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    std::string pipe_error;
+    if (!MakePipe(out.fd, out_w, &pipe_error) || !MakePipe(err.fd, err_w, &pipe_error) ||
+        !MakePipe(status_r, status_w, &pipe_error))
+      return fail(pipe_error);
+    ::fcntl(out.fd.get(), F_SETFL, ::fcntl(out.fd.get(), F_GETFL) | O_NONBLOCK);
+    ::fcntl(err.fd.get(), F_SETFL, ::fcntl(err.fd.get(), F_GETFL) | O_NONBLOCK);
+    pid_t pid = ::fork();
+    if (pid < 0) return fail("cannot fork: " + ErrnoText(errno));
+    if (pid == 0)
+      ChildMain(parent, spec.dir.c_str(), argv, envp.data(), null_fd.get(), out_w.get(), err_w.get(),
+                status_w.get());
+    // Also here, so the group exists before we might signal it; whichever of
+    // parent and child runs first wins, the other's call is a no-op or fails
+    // harmlessly (EACCES after exec).
+    ::setpgid(pid, pid);
+    child.emplace(pid);
+    g_live_groups.insert(pid);
+    out_w.Close();
+    err_w.Close();
+    status_w.Close();
+    null_fd.Close();
+  }
+
+  // EOF means exec succeeded (the pipe is close-on-exec); a record means
+  // chdir or exec failed.
+  ChildFailure failure{0, 0};
+  ssize_t got;
+  do got = ::read(status_r.get(), &failure, sizeof failure);
+  while (got < 0 && errno == EINTR);
+  status_r.Close();
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    child->Reap();
+    if (failure.stage == kStageChdir)
+      return fail("cannot change to directory `" + spec.dir + "`: " + ErrnoText(failure.err));
+    return fail("cannot run /bin/sh: " + ErrnoText(failure.err));
+  }
+
+  // ---- supervise: read output, watch the clock, the flag and the leader ---
+  enum class Phase { kRunning, kTerminating, kKilled };
+  Phase phase = Phase::kRunning;
+  const double timeout = spec.timeout_s > 0 ? spec.timeout_s : 0;
+  const double grace = spec.kill_grace_s > 0 ? spec.kill_grace_s : 0;
+  double kill_at = 0, drain_until = 0;
+  bool exited = false;
+  int idle_ms = 1;  // sleep while both pipes are closed: 1, 2, 4 … 50 ms
+
+  auto terminate = [&](double now) {
+    child->Signal(SIGTERM);
+    phase = Phase::kTerminating;
+    kill_at = now + grace;
+  };
+  for (;;) {
+    const double now = elapsed();
+    const bool pipes_open = out.open() || err.open();
+    if (phase == Phase::kRunning) {
+      if (exited) {
+        terminate(now);  // leftovers of a finished step
+      } else if (cancel && cancel->load()) {
+        result.cancelled = true;
+        terminate(now);
+      } else if (timeout > 0 && now >= timeout) {
+        result.timed_out = true;
+        terminate(now);
+      }
+    }
+    if (phase == Phase::kTerminating && (now >= kill_at || (exited && !pipes_open))) {
+      child->Signal(SIGKILL);
+      phase = Phase::kKilled;
+      drain_until = now + kDrainAfterKill;
+    }
+    if (phase == Phase::kKilled && (!pipes_open || now >= drain_until)) break;
+
+    double next = now + kPollInterval;
+    if (phase == Phase::kRunning && timeout > 0) next = std::min(next, timeout);
+    if (phase == Phase::kTerminating) next = std::min(next, kill_at);
+    if (phase == Phase::kKilled) next = std::min(next, drain_until);
+    int wait_ms = static_cast<int>(std::ceil(std::max(0.0, next - now) * 1000));
+    if (pipes_open) {
+      pollfd fds[2];
+      nfds_t n = 0;
+      Stream* streams[2];
+      for (Stream* s : {&out, &err}) {
+        if (!s->open()) continue;
+        fds[n] = pollfd{s->fd.get(), POLLIN, 0};
+        streams[n++] = s;
+      }
+      int ready = ::poll(fds, n, wait_ms);
+      for (nfds_t i = 0; ready > 0 && i < n; ++i)
+        if (fds[i].revents != 0) streams[i]->Read(sink);
+    } else {
+      // The shell closed its output but has not exited yet (or is just
+      // exiting: the pipes close before the exit status is ready).
+      ::poll(nullptr, 0, std::min(wait_ms, idle_ms));
+      idle_ms = std::min(idle_ms * 2, static_cast<int>(kPollInterval * 1000));
+    }
+    if (!exited) exited = child->Exited();
+  }
+
+  // Output still buffered when we stop early is delivered, not dropped.
+  for (Stream* s : {&out, &err})
+    if (!s->partial.empty()) s->Flush(sink);
+  int status = child->Reap();
+  if (status != -1) {
+    if (WIFEXITED(status))
+      result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+      result.exit_code = 128 + WTERMSIG(status);
+  }
+  result.seconds = elapsed();
+  return result;
+}
+
+std::string ShellQuote(const std::string& word) {
+  auto plain = [](unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != 0 && std::strchr("_@%+=:,./-", c) != nullptr);
+  };
+  if (!word.empty() && std::all_of(word.begin(), word.end(), [&](char c) { return plain(static_cast<unsigned char>(c)); }))
+    return word;
+  std::string quoted = "'";
+  for (char c : word) {
+    if (c == '\'')
+      quoted += "'\\''";
+    else
+      quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+}  // namespace trix::rt

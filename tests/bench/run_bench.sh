@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmark of `trixc check` (not a test; docs/performance.md has results).
+#
+#   tests/bench/run_bench.sh [SIZES...]     default sizes: 10000 100000 1000000
+#
+# Builds the Release trixc into build-release/ if needed, generates runbooks
+# of about each size with gen_runbook.py, and times `trixc check` on each
+# (best wall time of $RUNS runs, peak RSS from GNU time -v). Then times the
+# check of examples/booking.trix with hyperfine when installed, else as the
+# mean of 100 runs. Environment: RUNS (default 3), BENCH_DIR (default
+# build-release/bench, where the generated files are kept between runs).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+sizes=("$@")
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(10000 100000 1000000)
+runs=${RUNS:-3}
+bench_dir=${BENCH_DIR:-build-release/bench}
+
+if [[ ! -x build-release/trixc ]] || [[ -n "$(find compiler grammar tools stdlib -newer build-release/trixc -type f | head -1)" ]]; then
+  bash tools/build.sh --release >/dev/null
+fi
+trixc=build-release/trixc
+mkdir -p "$bench_dir"
+
+now_ns() { date +%s%N; }
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+echo "trixc:   $trixc ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'))"
+echo
+
+declare -A secs
+printf '%10s %8s %9s %8s %13s %10s\n' lines MB seconds MB/s "peak RSS MB" RSS/source
+for n in "${sizes[@]}"; do
+  f="$bench_dir/gen_$n.trix"
+  [[ -f "$f" ]] || python3 tests/bench/gen_runbook.py "$n" "$f"
+  lines=$(wc -l <"$f")
+  bytes=$(stat -c %s "$f")
+  best=""
+  rss=0
+  for ((r = 0; r < runs; r++)); do
+    t0=$(now_ns)
+    if ! /usr/bin/time -v -o "$bench_dir/time.txt" "$trixc" check "$f" >/dev/null 2>"$bench_dir/stderr.txt"; then
+      echo "run_bench: trixc check $f failed:" >&2
+      head -20 "$bench_dir/stderr.txt" >&2
+      exit 1
+    fi
+    t1=$(now_ns)
+    ns=$((t1 - t0))
+    [[ -z "$best" || $ns -lt $best ]] && best=$ns
+    kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$bench_dir/time.txt")
+    ((kb > rss)) && rss=$kb
+  done
+  secs[$n]=$best
+  awk -v l="$lines" -v b="$bytes" -v ns="$best" -v kb="$rss" 'BEGIN {
+    mb = b / 1e6; s = ns / 1e9; rmb = kb * 1024 / 1e6
+    printf "%10d %8.2f %9.3f %8.1f %13.1f %10.1f\n", l, mb, s, mb / s, rmb, rmb / mb }'
+done
+
+echo
+prev=""
+for n in "${sizes[@]}"; do
+  if [[ -n "$prev" ]]; then
+    awk -v a="$prev" -v b="$n" -v ta="${secs[$prev]}" -v tb="${secs[$n]}" \
+      'BEGIN { printf "time ratio %s vs %s lines: %.1fx for %.0fx the input\n", b, a, tb / ta, b / a }'
+  fi
+  prev=$n
+done
+
+echo
+echo "trixc check examples/booking.trix:"
+if command -v hyperfine >/dev/null 2>&1; then
+  hyperfine --warmup 5 --runs 100 -N "$trixc check examples/booking.trix" 2>&1 | sed -n '/Time/,/Range/p'
+else
+  # Without hyperfine: the mean of 100 sequential runs, after 5 warm-ups.
+  for _ in 1 2 3 4 5; do "$trixc" check examples/booking.trix >/dev/null; done
+  t0=$(now_ns)
+  for _ in $(seq 100); do "$trixc" check examples/booking.trix >/dev/null; done
+  t1=$(now_ns)
+  awk -v ns="$((t1 - t0))" 'BEGIN { printf "  mean of 100 runs: %.2f ms (hyperfine not installed)\n", ns / 100 / 1e6 }'
+fi
