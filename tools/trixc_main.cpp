@@ -13,6 +13,7 @@
 #include "compiler/lower/plan.hpp"
 #include "grammar/parse.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/simulate.hpp"
 #include "compiler/util/sha256.hpp"
 
 namespace trix::embedded {
@@ -194,6 +195,45 @@ bool PlanIsFresh(const nlohmann::json& plan, std::string* why) {
   return true;
 }
 
+/// Compiles and lowers a runbook; prints diagnostics; returns the exit code on failure.
+std::optional<plan::Plan> PlanFor(const std::string& file, const plan::Target& target, int* rc) {
+  SourceManager sm;
+  Diagnostics diags;
+  std::string text, err;
+  if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
+    std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
+    *rc = 2;
+    return std::nullopt;
+  }
+  auto program = CompileSource(sm, file, std::move(text), diags);
+  if (!program || diags.ErrorCount()) {
+    Render(diags, sm, "text");
+    *rc = 1;
+    return std::nullopt;
+  }
+  std::string error;
+  auto p = plan::Lower(*program, sm, target, diags, &error);
+  if (!p) {
+    diags.Sort();
+    if (diags.ErrorCount()) {
+      Render(diags, sm, "text");
+      *rc = 1;
+    } else {
+      std::cerr << "trixc: " << error << "\n";
+      *rc = 2;
+    }
+  }
+  return p;
+}
+
+int CmdSimulate(const std::string& file, const plan::Target& target, const std::vector<std::string>& fail) {
+  int rc = 0;
+  auto p = PlanFor(file, target, &rc);
+  if (!p) return rc;
+  rt::Simulate(p->doc, std::set<std::string>(fail.begin(), fail.end()), std::cout);
+  return 0;
+}
+
 int CmdRun(const std::string& file, const plan::Target& target, rt::RunOptions opt) {
   if (!opt.resume_id.empty()) return rt::Execute(nlohmann::json::object(), opt);
   std::string text, err;
@@ -308,6 +348,16 @@ int main(int argc, char** argv) {
   std::string run_output = "text";
   runc->add_option("--output", run_output, "Progress as text lines or one JSON event per line")->check(CLI::IsMember({"text", "json"}));
 
+  std::string sim_file;
+  plan::Target sim_target;
+  std::vector<std::string> sim_params, sim_fail;
+  auto* simc = app.add_subcommand("simulate", "Walk the plan with chosen items failing; print the path, the rollback and the exit code. Runs nothing");
+  simc->add_option("file", sim_file, "Runbook file")->required();
+  simc->add_option("--env", sim_target.environment, "Target environment");
+  simc->add_option("--pipeline", sim_target.pipeline, "Pipeline");
+  simc->add_option("--param", sim_params, "Parameter value, NAME=VALUE (repeatable)");
+  simc->add_option("--fail", sim_fail, "Make this fail: a step label, check label, confirm text, approval, baseline, stage, action or analysis (repeatable)");
+
   std::string ap_id, ap_as, ap_comment, ap_state = ".trix";
   bool ap_deny = false;
   auto* approvec = app.add_subcommand("approve", "Approve (or --deny) the approval a run is waiting for");
@@ -356,6 +406,17 @@ int main(int argc, char** argv) {
     }
     run_opt.json_output = run_output == "json";
     return CmdRun(run_file, run_target, run_opt);
+  }
+  if (simc->parsed()) {
+    for (const auto& kv : sim_params) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
+        return 2;
+      }
+      sim_target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return CmdSimulate(sim_file, sim_target, sim_fail);
   }
   if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
   if (statusc->parsed()) return rt::Status(st_state, st_id);

@@ -1,0 +1,211 @@
+// `trixc simulate`: walks a plan with chosen steps, checks or approvals
+// failing and prints the path taken, what rolls back and the exit code the
+// run would have. Nothing is executed: every probe passes and every step
+// succeeds unless it is named with --fail.
+#include "runtime/simulate.hpp"
+
+#include <fmt/format.h>
+
+#include "runtime/eval.hpp"
+#include "runtime/executor.hpp"
+
+namespace trix::rt {
+namespace {
+
+using json = nlohmann::json;
+
+class Sim {
+ public:
+  Sim(const json& plan, const std::set<std::string>& fail, std::ostream& out) : plan_(plan), fail_(fail), out_(out) {}
+
+  int Run() {
+    out_ << fmt::format("Simulating pipeline `{}` on `{}`{}\n\n", plan_.value("pipeline", ""), plan_.value("environment", ""),
+                        fail_.empty() ? std::string(" with nothing failing") : " with failing: " + Join(fail_));
+    bool ok = true;
+    for (const auto& in : plan_["instructions"]) {
+      if (!Top(in)) {
+        ok = false;
+        break;
+      }
+    }
+    for (const auto& f : fail_) {
+      if (!matched_.count(f)) out_ << fmt::format("note: nothing on the path is called `{}`\n", f);
+    }
+    if (ok) {
+      out_ << "\nResult: succeeded (exit 0)\n";
+      return kSucceeded;
+    }
+    if (!changed_) {
+      out_ << "\nResult: stopped, nothing changed (exit 10)\n";
+      return kStoppedNothingChanged;
+    }
+    out_ << "\nRollback: undo blocks of completed steps, newest first, then the rollback block and its verify\n";
+    bool rb_ok = true;
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      for (const auto& s : it->second) rb_ok = Step(s, 1, "undo of " + it->first) && rb_ok;
+    }
+    for (const auto& s : plan_["rollback"]) rb_ok = Step(s, 1, "rollback") && rb_ok;
+    for (const auto& c : plan_["rollback_verify"]) {
+      if (c.value("op", "") == "check") rb_ok = Item(c, 1, "rollback verify") && rb_ok;
+    }
+    if (rb_ok) {
+      out_ << "\nResult: failed and rolled back (exit 11)\n";
+      return kRolledBack;
+    }
+    out_ << "\nResult: rollback failed; the environment needs repair by hand (exit 12)\n";
+    return kRollbackFailed;
+  }
+
+ private:
+  static std::string Join(const std::set<std::string>& s) {
+    std::string o;
+    for (const auto& x : s) o += (o.empty() ? "" : ", ") + x;
+    return o;
+  }
+  bool Fails(const std::vector<std::string>& names) {
+    for (const auto& n : names) {
+      if (!n.empty() && fail_.count(n)) {
+        matched_.insert(n);
+        return true;
+      }
+    }
+    return false;
+  }
+  std::string Text(const json& t) {
+    try {
+      return RenderText(t, Ctx());
+    } catch (const EvalError&) {
+      return t.is_string() ? t.get<std::string>() : t.dump();
+    }
+  }
+  EvalContext Ctx() const {
+    EvalContext c;
+    c.steps = &steps_;
+    c.baselines = &baselines_;
+    c.secret = [](const std::string&) { return std::string("***"); };
+    return c;
+  }
+  // A guard: evaluated against the simulated outcomes; undecidable ones are taken as true.
+  bool Guard(const json& s, int indent) {
+    if (!s.contains("when")) return true;
+    try {
+      return EvalBool(s["when"], Ctx());
+    } catch (const EvalError& e) {
+      Line(indent, fmt::format("(guard cannot be decided without running: {}; assumed true)", e.what()));
+      return true;
+    }
+  }
+  void Line(int indent, const std::string& s) { out_ << std::string(static_cast<std::size_t>(indent) * 2, ' ') << s << "\n"; }
+
+  bool Item(const json& c, int indent, const std::string& where) {
+    const std::string op = c.value("op", "");
+    if (op == "check") {
+      const std::string label = Text(c["label"]);
+      const bool f = Fails({label, c.value("id", "")});
+      Line(indent, fmt::format("{}: check \"{}\" {}", where, label, f ? "FAILS" : "passes"));
+      return !f;
+    }
+    const std::string text = Text(c["text"]);
+    const bool f = Fails({text, c.value("id", "")});
+    Line(indent, fmt::format("{}: confirm \"{}\" {}", where, text, f ? "is NOT confirmed" : "is confirmed"));
+    return !f;
+  }
+
+  bool Step(const json& s, int indent, const std::string& where) {
+    const std::string op = s.value("op", "");
+    if (!Guard(s, indent)) {
+      Line(indent, fmt::format("{}: {} skipped (its guard is false)", where, s.value("id", "")));
+      return true;
+    }
+    const std::string label = s.value("label", "");
+    std::string what;
+    if (op == "run") what = "run `" + Text(s["command"]) + "`";
+    else if (op == "http") what = "http " + s.value("method", "GET") + " " + Text(s["url"]);
+    else if (op == "deploy") what = "deploy " + s["service"].value("name", "?");
+    else if (op == "call") what = "call " + s.value("action", "?");
+    else if (op == "approve") what = "approve " + s["approval"].value("name", "?");
+    else if (op == "wait" || op == "wait_until" || op == "notify" || op == "parallel") what = op;
+    else what = op;
+    std::vector<std::string> names = {label, s.value("id", "")};
+    if (op == "approve") names.push_back(s["approval"].value("name", ""));
+    if (op == "call") names.push_back(s.value("action", ""));
+    if (op == "deploy") {
+      for (const auto& st : s["strategy"]["steps"]) {
+        if (st.contains("analyze")) names.push_back(st["analyze"].value("name", ""));
+      }
+    }
+    if (s.value("mutating", false)) changed_ = true;
+    bool ok = !Fails(names);
+    Line(indent, fmt::format("{}: {}{} {}", where, label.empty() ? "" : label + ": ", what, ok ? "ok" : "FAILS"));
+    if (ok && (op == "call" || op == "parallel")) {
+      for (const auto& c : s["children"]) {
+        if (!Step(c, indent + 1, op == "call" ? s.value("action", "") : "parallel")) {
+          ok = false;
+          if (op == "call") break;
+        }
+      }
+    }
+    if (!label.empty()) {
+      StepOutcome o;
+      o.ok = ok;
+      o.exit_code = ok ? 0 : 1;
+      o.status = ok ? 200 : 500;
+      steps_[label] = o;
+    }
+    if (ok && s.contains("undo")) undo_.push_back({s.value("id", ""), s["undo"]});
+    return ok;
+  }
+
+  bool Top(const json& in) {
+    const std::string op = in.value("op", "");
+    const std::string phase = in.value("phase", "");
+    if (!Guard(in, 0)) return true;
+    if (op == "check" || op == "confirm") return Item(in, 0, phase == "gate" ? "gate " + in.value("group", "") : "verify");
+    if (op == "baseline") {
+      const bool f = Fails({in.value("name", ""), in.value("id", "")});
+      Line(0, fmt::format("baseline {}: {}", in.value("name", ""), f ? "cannot be measured (FAILS)" : "measured"));
+      baselines_[in.value("name", "")] = 0;
+      return !f;
+    }
+    if (op == "approve") {
+      const std::string name = in["approval"].value("name", "");
+      const bool f = Fails({name, in.value("id", "")});
+      Line(0, fmt::format("approve {}: {}", name, f ? "REFUSED (or timed out)" : "approved"));
+      return !f;
+    }
+    if (op == "stage") {
+      const std::string name = in.value("name", "");
+      if (Fails({name})) {
+        Line(0, fmt::format("stage {}: FAILS at its first step", name));
+        for (const auto& c : in["children"]) {
+          if (c.value("mutating", false)) changed_ = true;
+          break;
+        }
+        return false;
+      }
+      Line(0, "stage " + name);
+      for (const auto& c : in["children"]) {
+        if (!Step(c, 1, name)) return false;
+      }
+    }
+    return true;
+  }
+
+  const json& plan_;
+  const std::set<std::string>& fail_;
+  std::ostream& out_;
+  std::set<std::string> matched_;
+  std::map<std::string, StepOutcome> steps_;
+  std::map<std::string, double> baselines_;
+  std::vector<std::pair<std::string, json>> undo_;
+  bool changed_ = false;
+};
+
+}  // namespace
+
+int Simulate(const nlohmann::json& plan, const std::set<std::string>& fail, std::ostream& out) {
+  Sim s(plan, fail, out);
+  return s.Run();
+}
+
+}  // namespace trix::rt
