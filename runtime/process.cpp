@@ -8,6 +8,8 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -115,25 +117,71 @@ struct ChildFailure {
 constexpr int kStageChdir = 1;
 constexpr int kStageExec = 2;
 
+// The watchdog's answer to the runtime's death: kill the whole step.
+void OnRuntimeDeath(int) { ::kill(0, SIGKILL); }
+
 // Runs in the child between fork and exec: only async-signal-safe calls,
 // since other threads of the parent may have held locks (malloc's) at fork.
+//
+// The child becomes the leader of a new process group and stays there as a
+// small watchdog: it forks the shell into the same group and waits for it.
+// PR_SET_PDEATHSIG tells the watchdog when the runtime dies (even by
+// SIGKILL), and it then kills the whole group, so no descendant of a step
+// outlives the runtime. The watchdog ignores SIGTERM (the runtime's polite
+// stop goes to the commands; SIGKILL after the grace period takes it too)
+// and exits with the shell's status (128 + signal when the shell was killed).
 [[noreturn]] void ChildMain(pid_t parent, const char* dir, char* const argv[], char* const envp[], int null_fd,
                             int out_fd, int err_fd, int status_fd) {
   ::setpgid(0, 0);
+  sigset_t none;
+  ::sigemptyset(&none);
 #ifdef __linux__
-  // Covers only this process (and follows the thread that forked it, which
-  // stays in RunProcess() until we are reaped). Descendants are reached by
-  // the group kill or by KillAllChildren().
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+  struct sigaction on_death;
+  std::memset(&on_death, 0, sizeof on_death);
+  on_death.sa_handler = OnRuntimeDeath;
+  ::sigaction(SIGUSR1, &on_death, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (::getppid() != parent) ::kill(0, SIGKILL);  // the runtime died before prctl
 #else
   (void)parent;
+#endif
+  struct sigaction ign;
+  std::memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGTERM, &ign, nullptr);
+  ::sigaction(SIGINT, &ign, nullptr);
+  ::sigaction(SIGHUP, &ign, nullptr);
+  const pid_t watchdog = ::getpid();
+  const pid_t shell = ::fork();
+  if (shell < 0) {
+    ChildFailure failure{kStageExec, errno};
+    ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
+    (void)ignored;
+    ::_exit(127);
+  }
+  if (shell > 0) {
+    // The watchdog holds no pipe ends, so EOF on them means the step's processes let go.
+    ::close(null_fd);
+    ::close(out_fd);
+    ::close(err_fd);
+    ::close(status_fd);
+    for (int fd = 0; fd < 3; ++fd) ::close(fd);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int st = 0;
+    while (::waitpid(shell, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st)) ::_exit(128 + WTERMSIG(st));
+    ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+  }
+#ifdef __linux__
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != watchdog) ::_exit(127);
+#else
+  (void)watchdog;
 #endif
   // The shell must start with default signal handling and nothing blocked:
   // ignored signals (SIGPIPE, SIGINT in a runtime that handles Ctrl-C) would
   // otherwise stay ignored in every command of the step.
-  sigset_t none;
-  ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
@@ -287,20 +335,15 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
       return fail("`" + name + "` is not a valid environment variable name");
     if (HasNul(value)) return fail("the value of environment variable `" + name + "` contains a NUL byte");
   }
+  // The last of several entries with one name wins, as with setenv.
+  std::map<std::string, std::string, std::less<>> overrides;
+  for (const auto& entry : spec.env) overrides[entry.first] = entry.second;
   std::vector<std::string> env_strings;
   for (char** e = environ; e && *e; ++e) {
     std::string_view entry(*e);
-    std::string_view name = entry.substr(0, entry.find('='));
-    bool overridden = std::any_of(spec.env.begin(), spec.env.end(), [&](const auto& kv) { return kv.first == name; });
-    if (!overridden) env_strings.emplace_back(entry);
+    if (!overrides.count(entry.substr(0, entry.find('=')))) env_strings.emplace_back(entry);
   }
-  for (const auto& [name, value] : spec.env) {
-    // The last of several entries with one name wins, as with setenv.
-    auto dup = std::find_if(env_strings.begin(), env_strings.end(),
-                            [&](const std::string& s) { return s.compare(0, name.size() + 1, name + "=") == 0; });
-    if (dup != env_strings.end()) env_strings.erase(dup);
-    env_strings.push_back(name + "=" + value);
-  }
+  for (const auto& [name, value] : overrides) env_strings.push_back(name + "=" + value);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

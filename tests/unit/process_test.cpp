@@ -169,6 +169,13 @@ TEST_CASE("environment: inherited, overridden, and secrets stay out of argv", "[
   CHECK(argv.find("s3cr3t") == std::string::npos);
 }
 
+TEST_CASE("of two env entries with one name the last wins", "[process]") {
+  ProcessSpec spec;
+  spec.env = {{"TRIX_DUP", "first"}, {"TRIX_DUP", "second"}};
+  auto r = Run("echo \"$TRIX_DUP\"; env | grep -c '^TRIX_DUP='", spec);
+  CHECK(r.out == "second\n1\n");
+}
+
 TEST_CASE("invalid environment names and NUL bytes are refused", "[process]") {
   ProcessSpec spec;
   spec.command = "true";
