@@ -185,6 +185,8 @@ class Runner {
   void Rollback();
   void WriteMetrics(const std::string& status, double seconds);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
+  /// How output names the step an undo block belongs to: its label, else its source line.
+  std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
   bool InDoubt(const json& s);
 
   json plan_;
@@ -205,6 +207,7 @@ class Runner {
   bool window_checked_ = false;
   bool in_rollback_ = false;
   bool rollback_ok_ = true;
+  bool ask_in_doubt_ = false;
   std::string failure_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
@@ -226,7 +229,7 @@ Runner::ProbeOutcome Runner::ProbeOnce(const json& p, const std::string& who) {
         return r;
       }
       if (pr.timed_out) {
-        r.detail = fmt::format("timed out after {}", lit::FormatDuration(spec.timeout_s * 1000));
+        r.detail = fmt::format("timed out after {}", lit::FormatDuration(std::round(spec.timeout_s * 1000)));
         return r;
       }
       r.ctx.names["exit_code"] = pr.exit_code;
@@ -367,13 +370,18 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
   const int retries = static_cast<int>(NumOr(s, "retries", 0));
   const double backoff = NumOr(s, "backoff_s", 1);
   ProcessSpec spec;
+  bool pipeline_deadline_bound = false;
   EvalContext ctx = Ctx();
   spec.command = RenderText(s["command"], ctx);
   spec.env = EnvOf(s.value("env", json::object()));
   if (s.contains("dir")) spec.dir = ValueToText(s["dir"]);
   spec.timeout_s = NumOr(s, "timeout_s", 0);
   const auto left = std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now()).count();
-  if (deadline_ != std::chrono::steady_clock::time_point::max() && (spec.timeout_s == 0 || spec.timeout_s > left)) spec.timeout_s = std::max(0.001, left);
+  // The pipeline timeout bounds the run, not its rollback (which must be allowed to finish).
+  if (!in_rollback_ && deadline_ != std::chrono::steady_clock::time_point::max() && (spec.timeout_s == 0 || spec.timeout_s > left)) {
+    spec.timeout_s = std::max(0.001, left);
+    pipeline_deadline_bound = true;
+  }
   if (opt_.dry_run) {
     Say(who, "would run: " + spec.command);
     return true;
@@ -403,7 +411,8 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
   *result = json{{"exit_code", pr.exit_code}, {"timed_out", pr.timed_out}, {"stdout_sha256", Sha256Hex(pr.out)}, {"seconds", pr.seconds}};
   if (!out.ok) {
     failure_ = pr.spawn_failed ? fmt::format("{} could not start: {}", Where(s), pr.error)
-               : pr.timed_out  ? fmt::format("{} timed out after {}", Where(s), lit::FormatDuration(spec.timeout_s * 1000))
+               : pr.timed_out && pipeline_deadline_bound ? fmt::format("{} timed out after {} (the pipeline's timeout)", Where(s), lit::FormatDuration(std::round(spec.timeout_s * 1000)))
+               : pr.timed_out  ? fmt::format("{} timed out after {}", Where(s), lit::FormatDuration(std::round(spec.timeout_s * 1000)))
                : pr.cancelled  ? fmt::format("{} was interrupted", Where(s))
                                : fmt::format("{} failed with exit code {}", Where(s), pr.exit_code);
     Say(who, "failed: " + failure_);
@@ -446,7 +455,7 @@ bool Runner::Step(const json& s, const std::string& who) {
     // Finished before a crash: never run again, but its undo still counts.
     if (s.value("mutating", false)) changed_ = true;
     if (op != "call" && op != "parallel") {
-      if (s.contains("undo")) undo_stack_.push_back({id, s["undo"]});
+      if (s.contains("undo")) undo_stack_.push_back({OwnerName(s), s["undo"]});
       return true;
     }
   }
@@ -455,7 +464,15 @@ bool Runner::Step(const json& s, const std::string& who) {
     return false;
   }
   if (!Guard(s)) return true;
-  if (InDoubt(s)) return false;
+  if (InDoubt(s)) {
+    ask_in_doubt_ = true;
+    return false;
+  }
+  if (Done(id)) {  // --skip-in-doubt: taken as finished
+    if (s.value("mutating", false)) changed_ = true;
+    if (s.contains("undo")) undo_stack_.push_back({OwnerName(s), s["undo"]});
+    return true;
+  }
   if (!BeforeChange(s)) return false;
   const std::string name = s.contains("label") ? s["label"].get<std::string>() : who;
   if (!Done(id)) Record({{"event", "start"}, {"id", id}, {"op", op}, {"loc", s["loc"]}});
@@ -535,7 +552,7 @@ bool Runner::Step(const json& s, const std::string& who) {
   if (ok) {
     std::lock_guard<std::mutex> lock(state_mu_);
     done_.insert(id);
-    if (s.contains("undo") && !opt_.dry_run) undo_stack_.push_back({id, s["undo"]});
+    if (s.contains("undo") && !opt_.dry_run) undo_stack_.push_back({OwnerName(s), s["undo"]});
   }
   return ok;
 }
@@ -768,18 +785,36 @@ void Runner::Rollback() {
 
 void Runner::WriteMetrics(const std::string& status, double seconds) {
   if (opt_.metrics_file.empty()) return;
+  // Counters accumulate across runs: read what the file says so far.
+  std::map<std::string, double> prev;
+  {
+    std::istringstream in(ReadText(opt_.metrics_file));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      auto sp = line.rfind(' ');
+      if (sp == std::string::npos) continue;
+      prev[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+    }
+  }
+  auto counter = [&](const std::string& key, double add) { return fmt::format("{} {}\n", key, prev[key] + add); };
   const std::string labels = fmt::format("pipeline=\"{}\",environment=\"{}\"", plan_.value("pipeline", ""), plan_.value("environment", ""));
   std::string m;
   m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
   m += fmt::format("trix_deployment_duration_seconds{{{}}} {}\n", labels, seconds);
+  m += "# HELP trix_deployment_start_time Unix time the last run started.\n# TYPE trix_deployment_start_time gauge\n";
+  m += fmt::format("trix_deployment_start_time{{{}}} {}\n", labels, static_cast<long long>(std::time(nullptr) - static_cast<std::time_t>(seconds)));
   m += "# HELP trix_deployments_total Deployment runs by outcome.\n# TYPE trix_deployments_total counter\n";
-  for (const char* s : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
-    m += fmt::format("trix_deployments_total{{{},status=\"{}\"}} {}\n", labels, s, status == s ? 1 : 0);
+  for (const char* st : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
+    m += counter(fmt::format("trix_deployments_total{{{},status=\"{}\"}}", labels, st), status == st ? 1 : 0);
   }
   m += "# HELP trix_rollbacks_total Rollbacks started.\n# TYPE trix_rollbacks_total counter\n";
-  m += fmt::format("trix_rollbacks_total{{{}}} {}\n", labels, (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
+  m += counter(fmt::format("trix_rollbacks_total{{{}}}", labels), (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
   m += "# HELP trix_deployment_status Outcome of the last run (1 for its status).\n# TYPE trix_deployment_status gauge\n";
-  m += fmt::format("trix_deployment_status{{{},status=\"{}\"}} 1\n", labels, status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed");
+  for (const char* st : {"succeeded", "stopped", "failed"}) {
+    const std::string mine = status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
+    m += fmt::format("trix_deployment_status{{{},status=\"{}\"}} {}\n", labels, st, mine == st ? 1 : 0);
+  }
   WriteFileAtomic(opt_.metrics_file, m);
 }
 
@@ -822,8 +857,6 @@ int Runner::Run() {
   } else {
     run_id_ = NewRunId();
     run_dir_ = runs + "/" + run_id_;
-    fs::create_directories(run_dir_);
-    WriteFileAtomic(run_dir_ + "/plan.json", plan_.dump(2) + "\n");
   }
   // Secrets: read now, redact everywhere.
   for (auto it = plan_["secrets"].begin(); it != plan_["secrets"].end(); ++it) {
@@ -860,7 +893,12 @@ int Runner::Run() {
                              plan_.value("environment", ""), holder);
     return kStoppedNothingChanged;
   }
-  if (!opt_.dry_run) journal_ = std::make_unique<Journal>(run_dir_ + "/journal.jsonl");
+  if (!opt_.dry_run) {
+    // The run exists from here on: a dry run, a refused lock or a missing secret leave nothing behind.
+    fs::create_directories(run_dir_);
+    if (opt_.resume_id.empty()) WriteFileAtomic(run_dir_ + "/plan.json", plan_.dump(2) + "\n");
+    journal_ = std::make_unique<Journal>(run_dir_ + "/journal.jsonl");
+  }
   Record({{"event", opt_.resume_id.empty() ? "run_start" : "run_resume"},
           {"pipeline", plan_["pipeline"]},
           {"environment", plan_["environment"]},
@@ -890,6 +928,12 @@ int Runner::Run() {
   }
   std::string status;
   int code = kSucceeded;
+  if (!ok && ask_in_doubt_) {
+    // Resume stops and asks; nothing is undone and the run stays resumable.
+    Say("resume", failure_);
+    Record({{"event", "resume_refused"}, {"reason", failure_}});
+    return kInterrupted;
+  }
   if (ok) {
     status = "succeeded";
   } else if (g_stop_main && !changed_) {
@@ -917,7 +961,10 @@ int Runner::Run() {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (code != kInterrupted || g_signals > 0) {
+  if (code == kInterrupted) {
+    // Not an end: `trixc run --resume` continues from here.
+    Record({{"event", "interrupted"}, {"seconds", secs}, {"failure", failure_}});
+  } else {
     Record({{"event", "run_end"}, {"status", status}, {"exit_code", code}, {"seconds", secs}, {"failure", failure_}});
   }
   WriteMetrics(status, secs);
@@ -980,12 +1027,21 @@ int Status(const std::string& state_dir, const std::string& run_id) {
     return kSucceeded;
   }
   for (const auto& id : ids) {
-    std::string status = "running or interrupted (resume with `trixc run --resume " + id + "`)";
+    std::string status = "interrupted (resume with `trixc run --resume " + id + "`)";
     std::string what;
+    bool alive = false;
     try {
       for (const auto& r : ReadJournal(runs + "/" + id + "/journal.jsonl")) {
         if (r.value("event", "") == "run_start") what = fmt::format("{} on {} by {}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""));
+        if (r.value("event", "") == "run_start" || r.value("event", "") == "run_resume") {
+          const long pid = r.value("pid", 0L);
+          alive = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
+          status = alive ? fmt::format("running (pid {})", pid) : "interrupted (resume with `trixc run --resume " + id + "`)";
+        }
         if (r.value("event", "") == "approval_wait") status = "waiting for approval `" + r.value("approval", "") + "`";
+        if (r.value("event", "") == "approved") status = alive ? "running" : "interrupted (resume with `trixc run --resume " + id + "`)";
+        if (r.value("event", "") == "interrupted" || r.value("event", "") == "resume_refused")
+          status = "interrupted (resume with `trixc run --resume " + id + "`)";
         if (r.value("event", "") == "run_end") status = fmt::format("{} (exit {})", r.value("status", ""), r.value("exit_code", 0));
       }
     } catch (const std::exception& e) {

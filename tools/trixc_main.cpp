@@ -247,6 +247,10 @@ int CmdRun(const std::string& file, const plan::Target& target, rt::RunOptions o
   }
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
   if (!doc.is_discarded() && doc.is_object() && doc.value("format", "") == "trix-plan/1") {
+    if (!target.params.empty() || !target.environment.empty() || !target.pipeline.empty()) {
+      std::cerr << "trixc: a saved plan already fixes its pipeline, environment and parameters; make a new plan with `trixc plan` to change them\n";
+      return 2;
+    }
     std::string why;
     if (!PlanIsFresh(doc, &why)) {
       std::cerr << fmt::format("trixc: the saved plan is stale: {}; make a new one with `trixc plan`\n", why);

@@ -1,0 +1,276 @@
+"""Approvals (§5) and confirmations (§4): a run waits; `trixc approve` from
+another process lets it proceed; refusals, separation of duties, quorums,
+timeouts; `confirm` answered by --attest or failing without a terminal."""
+
+import json
+import unittest
+
+from e2e_support import ERRORS, OK, ROLLED_BACK, STOPPED, USAGE, TrixTestCase
+
+RUNBOOK = """\
+role ops = ["alice", "bob", "carol"]
+role dba = ["dave"]
+
+approval release {
+  require ops
+  timeout = 30s
+}
+
+approval quorum {
+  require 2 of [ops]
+  timeout = 30s
+}
+
+approval cond {
+  require ops
+  require dba when big
+  timeout = 30s
+}
+
+param big: bool = false
+
+approval short {
+  require ops
+  timeout = 2s
+}
+
+param which: string = "release"
+
+environment dev { x = 1 }
+
+pipeline p {
+  approve release when which == "release"
+  approve quorum when which == "quorum"
+  approve short when which == "short"
+  approve cond when which == "cond"
+  stage s {
+    run "echo changed >> log"
+  }
+}
+"""
+
+
+class Approvals(TrixTestCase):
+    def setUp(self):
+        super().setUp()
+        self.runbook(RUNBOOK)
+
+    def start_waiting(self, which="release", starter="carol"):
+        """Starts a run as `starter`; returns (process, run id) once status says it waits."""
+        p = self.start_rb("--as", starter, "--param", f"which={which}")
+
+        def waiting():
+            st = self.status()
+            for line in st.stdout.splitlines():
+                if "waiting for approval" in line:
+                    return line.split()[0]
+            return None
+
+        run_id = self.wait_for(waiting, timeout=10, what="`trixc status` to show the run waiting", proc=p)
+        return p, run_id
+
+    def approve(self, run_id, who, *extra):
+        return self.trixc("approve", run_id, "--as", who, "--state-dir", "st", *extra)
+
+    def seen(self, p, text):
+        return lambda: text in self.output_of(p)
+
+    def test_approval_by_a_member_lets_the_run_proceed(self):
+        p, run_id = self.start_waiting()
+        self.assertFalse(self.exists("log"), "the stage ran before the approval")
+        r = self.approve(run_id, "alice")
+        self.assertExit(r, OK)
+        res = self.finish(p)
+        self.assertExit(res, OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+        # the journal says who approved
+        recs = [x for x in self.journal(run_id) if x.get("event") == "approval"]
+        self.assertEqual([(x["who"], x["decision"]) for x in recs], [("alice", "approve")])
+        self.assertIn("succeeded", self.status(run_id).stdout)
+
+    def test_deny_stops_with_10_and_nothing_changed(self):
+        p, run_id = self.start_waiting()
+        r = self.approve(run_id, "bob", "--deny", "--comment", "not today")
+        self.assertExit(r, OK)
+        res = self.finish(p)
+        self.assertExit(res, STOPPED)
+        self.assertFalse(self.exists("log"))
+        self.assertIn("bob", res[1])
+
+    def test_starter_cannot_approve_own_run_then_it_times_out(self):
+        p, run_id = self.start_waiting(which="short", starter="carol")
+        r = self.approve(run_id, "carol")
+        self.assertExit(r, OK)  # the answer is recorded, but does not count
+        self.wait_for(self.seen(p, "separation of duties"), timeout=5, what="the run to ignore the starter", proc=p)
+        res = self.finish(p)
+        self.assertExit(res, STOPPED)
+        self.assertFalse(self.exists("log"))
+        self.assertIn("timed out", res[1])
+
+    def test_non_member_does_not_count(self):
+        p, run_id = self.start_waiting(which="short")
+        self.assertExit(self.approve(run_id, "dave"), OK)
+        self.assertExit(self.approve(run_id, "mallory"), OK)
+        res = self.finish(p)
+        self.assertExit(res, STOPPED)
+        self.assertFalse(self.exists("log"))
+
+    def test_quorum_needs_two_distinct_people(self):
+        p, run_id = self.start_waiting(which="quorum", starter="carol")
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.wait_for(self.seen(p, "approved by alice"), timeout=5, what="alice's approval to be seen", proc=p)
+        self.assertExit(self.approve(run_id, "alice"), OK)  # the same person again counts once
+        self.wait_for(lambda: self.output_of(p).count("approved by alice") >= 2, timeout=5, what="alice's second answer to be read", proc=p)
+        self.assertExit(self.approve(run_id, "carol"), OK)  # the starter never counts
+        self.wait_for(self.seen(p, "separation of duties"), timeout=5, what="carol's answer to be read", proc=p)
+        self.assertIsNone(p.poll(), "the run went on with only one distinct approver")
+        self.assertFalse(self.exists("log"))
+        self.assertIn("waiting for approval", self.status(run_id).stdout)
+        self.assertExit(self.approve(run_id, "bob"), OK)
+        res = self.finish(p)
+        self.assertExit(res, OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+
+    def test_conditional_requirement_applies_only_when_its_guard_holds(self):
+        p, run_id = self.start_waiting(which="cond")
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+
+    def test_conditional_requirement_when_true_needs_both_roles(self):
+        p = self.start_rb("--as", "carol", "--param", "which=cond", "--param", "big=true")
+        self.wait_for(lambda: "waiting for approval" in self.status().stdout, timeout=10, what="the run to wait", proc=p)
+        [run_id] = self.run_ids()
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.wait_for(self.seen(p, "approved by alice"), timeout=5, what="alice's approval to be seen", proc=p)
+        # A barrier: an answer the run reads only on a later poll, if it is still waiting.
+        self.assertExit(self.approve(run_id, "mallory"), OK)
+        self.wait_for(self.seen(p, "mallory is not in a role"), timeout=5, what="the run to keep waiting for the dba", proc=p)
+        self.assertIsNone(p.poll(), "the run went on without the dba approval")
+        self.assertFalse(self.exists("log"))
+        self.assertExit(self.approve(run_id, "dave"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+
+    def test_answer_for_another_plan_hash_is_void(self):
+        p, run_id = self.start_waiting()
+        approvals = self.state / "runs" / run_id / "approvals"
+        approvals.mkdir(exist_ok=True)
+        forged = {"approval": "release", "who": "alice", "decision": "approve", "plan_sha256": "0" * 64, "at": "2020-01-01T00:00:00Z"}
+        (approvals / "0000-forged-alice.json").write_text(json.dumps(forged) + "\n")
+        self.wait_for(self.seen(p, "void"), timeout=5, what="the answer for another plan to be rejected", proc=p)
+        self.assertIsNone(p.poll())
+        self.assertFalse(self.exists("log"))
+        self.assertExit(self.approve(run_id, "bob"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+
+    def test_approve_a_run_that_is_not_waiting_exits_1(self):
+        r = self.run_rb("--as", "carol", "--param", "which=none")
+        self.assertExit(r, OK)
+        [run_id] = self.run_ids()
+        r = self.approve(run_id, "alice")
+        self.assertExit(r, ERRORS)
+        self.assertIn("not waiting", r.stderr)
+
+    def test_approve_after_the_run_was_approved_exits_1(self):
+        p, run_id = self.start_waiting()
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertExit(self.approve(run_id, "bob"), ERRORS)
+
+    def test_status_stops_saying_waiting_once_approved(self):
+        self.runbook(RUNBOOK.replace('run "echo changed >> log"',
+                                     'run "echo changed >> log; while [ ! -f go ]; do sleep 0.02; done"'))
+        p, run_id = self.start_waiting()
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.wait_for(lambda: "changed" in self.lines("log"), timeout=10, what="the stage to start", proc=p)
+        st = self.status(run_id)
+        self.write("go", "")
+        self.assertNotIn("waiting for approval", st.stdout)
+        self.assertExit(self.finish(p), OK)
+
+    def test_deny_of_an_approval_inside_a_stage_rolls_back(self):
+        self.runbook(RUNBOOK.replace('    run "echo changed >> log"\n',
+                                     '    run "echo changed >> log"\n'
+                                     '    undo { run "echo undone >> log" }\n'
+                                     '    approve release\n'
+                                     '    run "echo after-approval >> log"\n'))
+        p = self.start_rb("--as", "carol", "--param", "which=none")
+        self.wait_for(lambda: "waiting for approval" in self.status().stdout, timeout=10, what="the run to wait", proc=p)
+        [run_id] = self.run_ids()
+        self.assertEqual(self.lines("log"), ["changed"])
+        self.assertExit(self.approve(run_id, "bob", "--deny"), OK)
+        self.assertExit(self.finish(p), ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["changed", "undone"])
+
+    def test_approve_an_unknown_run_fails(self):
+        self.assertExit(self.approve("20200101-000000-dead", "alice"), USAGE)
+
+    def test_approval_wait_is_journalled_and_shown_by_log(self):
+        p, run_id = self.start_waiting()
+        log = self.trixc("log", run_id, "--state-dir", "st")
+        self.assertExit(log, OK)
+        self.assertIn("approval_wait", log.stdout)
+        self.assertExit(self.approve(run_id, "alice"), OK)
+        self.assertExit(self.finish(p), OK)
+
+
+CONFIRM_RUNBOOK = """\
+environment dev { x = 1 }
+
+gate g "Readiness" {
+  check "tests" run "true"
+  confirm "code review completed"
+}
+
+pipeline p {
+  gate g
+  stage s {
+    run "echo changed >> log"
+  }
+}
+"""
+
+
+class Confirm(TrixTestCase):
+    def setUp(self):
+        super().setUp()
+        self.runbook(CONFIRM_RUNBOOK)
+
+    def test_attest_file_answers_confirm(self):
+        self.write("attest.json", json.dumps({"code review completed": "alice"}))
+        r = self.run_rb("--attest", "attest.json")
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["changed"])
+        [run_id] = self.run_ids()
+        confirms = [x for x in self.journal(run_id) if x.get("event") == "confirm"]
+        self.assertEqual(len(confirms), 1)
+        self.assertEqual(confirms[0].get("by"), "alice")
+
+    def test_without_attest_and_no_tty_stops_with_10(self):
+        r = self.run_rb()
+        self.assertExit(r, STOPPED)
+        self.assertFalse(self.exists("log"))
+        self.assertIn("--attest", r.stdout + r.stderr)
+
+    def test_attest_file_for_other_text_does_not_count(self):
+        self.write("attest.json", json.dumps({"something else": "alice"}))
+        r = self.run_rb("--attest", "attest.json")
+        self.assertExit(r, STOPPED)
+        self.assertFalse(self.exists("log"))
+
+    def test_attest_with_empty_name_does_not_count(self):
+        self.write("attest.json", json.dumps({"code review completed": ""}))
+        r = self.run_rb("--attest", "attest.json")
+        self.assertExit(r, STOPPED)
+        self.assertFalse(self.exists("log"))
+
+    def test_dry_run_without_attest_changes_nothing(self):
+        r = self.run_rb("--dry-run")
+        self.assertExit(r, OK)
+        self.assertFalse(self.exists("log"))
+
+
+if __name__ == "__main__":
+    unittest.main()
