@@ -73,9 +73,9 @@ if command -v hyperfine >/dev/null 2>&1; then
   hyperfine --warmup 5 --runs 100 -N "$trixc check examples/booking.trix" 2>&1 | sed -n '/Time/,/Range/p'
 else
   # Without hyperfine: the mean of 100 sequential runs, after 5 warm-ups.
-  for _ in 1 2 3 4 5; do "$trixc" check examples/booking.trix >/dev/null; done
+  for _ in 1 2 3 4 5; do "$trixc" check examples/booking.trix >/dev/null 2>&1; done
   t0=$(now_ns)
-  for _ in $(seq 100); do "$trixc" check examples/booking.trix >/dev/null; done
+  for _ in $(seq 100); do "$trixc" check examples/booking.trix >/dev/null 2>&1; done
   t1=$(now_ns)
   awk -v ns="$((t1 - t0))" 'BEGIN { printf "  mean of 100 runs: %.2f ms (hyperfine not installed)\n", ns / 100 / 1e6 }'
 fi
