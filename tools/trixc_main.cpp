@@ -116,18 +116,21 @@ int CmdFmt(const std::vector<std::string>& files, bool check) {
   return status;
 }
 
-int CmdPlan(const std::string& file, const plan::Target& target, const std::string& out_path, bool json_stdout) {
+/// Compiles and lowers a runbook; prints diagnostics; returns the exit code on failure.
+std::optional<plan::Plan> PlanFor(const std::string& file, const plan::Target& target, int* rc) {
   SourceManager sm;
   Diagnostics diags;
   std::string text, err;
   if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
     std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
-    return 2;
+    *rc = 2;
+    return std::nullopt;
   }
   auto program = CompileSource(sm, file, std::move(text), diags);
   if (!program || diags.ErrorCount()) {
     Render(diags, sm, "text");
-    return 1;
+    *rc = 1;
+    return std::nullopt;
   }
   std::string error;
   auto p = plan::Lower(*program, sm, target, diags, &error);
@@ -135,12 +138,34 @@ int CmdPlan(const std::string& file, const plan::Target& target, const std::stri
     diags.Sort();
     if (diags.ErrorCount()) {
       Render(diags, sm, "text");
-      return 1;
+      *rc = 1;
+    } else {
+      std::cerr << "trixc: " << error << "\n";
+      *rc = 2;
     }
-    std::cerr << "trixc: " << error << "\n";
-    return 2;
+  } else if (diags.WarningCount()) {
+    Render(diags, sm, "text");
   }
-  if (diags.WarningCount()) Render(diags, sm, "text");
+  return p;
+}
+
+/// Parses `--param NAME=VALUE` arguments; false (after saying why) on a malformed one.
+bool ParseParams(const std::vector<std::string>& args, plan::Target* target) {
+  for (const auto& kv : args) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
+      return false;
+    }
+    target->params[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return true;
+}
+
+int CmdPlan(const std::string& file, const plan::Target& target, const std::string& out_path, bool json_stdout) {
+  int rc = 0;
+  auto p = PlanFor(file, target, &rc);
+  if (!p) return rc;
   const std::string body = p->doc.dump(2) + "\n";
   if (!out_path.empty()) {
     std::ofstream o(out_path + ".tmp", std::ios::binary | std::ios::trunc);
@@ -195,37 +220,6 @@ bool PlanIsFresh(const nlohmann::json& plan, std::string* why) {
   return true;
 }
 
-/// Compiles and lowers a runbook; prints diagnostics; returns the exit code on failure.
-std::optional<plan::Plan> PlanFor(const std::string& file, const plan::Target& target, int* rc) {
-  SourceManager sm;
-  Diagnostics diags;
-  std::string text, err;
-  if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
-    std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
-    *rc = 2;
-    return std::nullopt;
-  }
-  auto program = CompileSource(sm, file, std::move(text), diags);
-  if (!program || diags.ErrorCount()) {
-    Render(diags, sm, "text");
-    *rc = 1;
-    return std::nullopt;
-  }
-  std::string error;
-  auto p = plan::Lower(*program, sm, target, diags, &error);
-  if (!p) {
-    diags.Sort();
-    if (diags.ErrorCount()) {
-      Render(diags, sm, "text");
-      *rc = 1;
-    } else {
-      std::cerr << "trixc: " << error << "\n";
-      *rc = 2;
-    }
-  }
-  return p;
-}
-
 int CmdSimulate(const std::string& file, const plan::Target& target, const std::vector<std::string>& fail) {
   int rc = 0;
   auto p = PlanFor(file, target, &rc);
@@ -258,24 +252,9 @@ int CmdRun(const std::string& file, const plan::Target& target, rt::RunOptions o
     }
     return rt::Execute(doc, opt);
   }
-  SourceManager sm;
-  Diagnostics diags;
-  auto program = CompileSource(sm, file, std::move(text), diags);
-  if (!program || diags.ErrorCount()) {
-    Render(diags, sm, "text");
-    return 1;
-  }
-  std::string error;
-  auto p = plan::Lower(*program, sm, target, diags, &error);
-  if (!p) {
-    diags.Sort();
-    if (diags.ErrorCount()) {
-      Render(diags, sm, "text");
-      return 1;
-    }
-    std::cerr << "trixc: " << error << "\n";
-    return 2;
-  }
+  int rc = 0;
+  auto p = PlanFor(file, target, &rc);
+  if (!p) return rc;
   return rt::Execute(p->doc, opt);
 }
 
@@ -389,37 +368,16 @@ int main(int argc, char** argv) {
   if (check->parsed()) return CmdCheck(files, format, werror);
   if (fmtc->parsed()) return CmdFmt(fmt_files, fmt_check);
   if (planc->parsed()) {
-    for (const auto& kv : plan_params) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
-        return 2;
-      }
-      target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    if (!ParseParams(plan_params, &target)) return 2;
     return CmdPlan(plan_file, target, plan_out, plan_json);
   }
   if (runc->parsed()) {
-    for (const auto& kv : run_params) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
-        return 2;
-      }
-      run_target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    if (!ParseParams(run_params, &run_target)) return 2;
     run_opt.json_output = run_output == "json";
     return CmdRun(run_file, run_target, run_opt);
   }
   if (simc->parsed()) {
-    for (const auto& kv : sim_params) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << fmt::format("trixc: --param needs NAME=VALUE, got `{}`\n", kv);
-        return 2;
-      }
-      sim_target.params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    if (!ParseParams(sim_params, &sim_target)) return 2;
     return CmdSimulate(sim_file, sim_target, sim_fail);
   }
   if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
