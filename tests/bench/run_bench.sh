@@ -5,7 +5,8 @@
 #
 # Builds the Release trixc into build-release/ if needed, generates runbooks
 # of about each size with gen_runbook.py, and times `trixc check` on each
-# (best wall time of $RUNS runs, peak RSS from GNU time -v). Then times the
+# (best wall time and best user+sys CPU time of $RUNS runs, and the peak
+# RSS, from GNU time -v; MB/s is from the wall time). Then times the
 # check of examples/booking.trix with hyperfine when installed, else as the
 # mean of 100 runs. Environment: RUNS (default 3), BENCH_DIR (default
 # build-release/bench, where the generated files are kept between runs).
@@ -26,17 +27,24 @@ mkdir -p "$bench_dir"
 now_ns() { date +%s%N; }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-echo "trixc:   $trixc ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'))"
+if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD 2>/dev/null || rev="$rev + uncommitted changes"
+else
+  rev="not a git checkout"
+fi
+echo "trixc:   $trixc, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' build-release/CMakeCache.txt) build of $rev"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the first run"
 echo
 
 declare -A secs
-printf '%10s %8s %9s %8s %13s %10s\n' lines MB seconds MB/s "peak RSS MB" RSS/source
+printf '%10s %8s %9s %8s %8s %13s %10s\n' lines MB seconds "CPU s" MB/s "peak RSS MB" RSS/source
 for n in "${sizes[@]}"; do
   f="$bench_dir/gen_$n.trix"
   [[ -f "$f" ]] || python3 tests/bench/gen_runbook.py "$n" "$f"
   lines=$(wc -l <"$f")
   bytes=$(stat -c %s "$f")
   best=""
+  cpu=""
   rss=0
   for ((r = 0; r < runs; r++)); do
     t0=$(now_ns)
@@ -49,12 +57,14 @@ for n in "${sizes[@]}"; do
     ns=$((t1 - t0))
     [[ -z "$best" || $ns -lt $best ]] && best=$ns
     kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$bench_dir/time.txt")
+    c=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.3f", s }' "$bench_dir/time.txt")
+    if [[ -z "$cpu" ]] || awk -v a="$c" -v b="$cpu" 'BEGIN { exit !(a < b) }'; then cpu=$c; fi
     ((kb > rss)) && rss=$kb
   done
   secs[$n]=$best
-  awk -v l="$lines" -v b="$bytes" -v ns="$best" -v kb="$rss" 'BEGIN {
+  awk -v l="$lines" -v b="$bytes" -v ns="$best" -v c="$cpu" -v kb="$rss" 'BEGIN {
     mb = b / 1e6; s = ns / 1e9; rmb = kb * 1024 / 1e6
-    printf "%10d %8.2f %9.3f %8.1f %13.1f %10.1f\n", l, mb, s, mb / s, rmb, rmb / mb }'
+    printf "%10d %8.2f %9.3f %8.2f %8.1f %13.1f %10.1f\n", l, mb, s, c, mb / s, rmb, rmb / mb }'
 done
 
 echo
