@@ -481,22 +481,5 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
   return result;
 }
 
-std::string ShellQuote(const std::string& word) {
-  auto plain = [](unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c != 0 && std::strchr("_@%+=:,./-", c) != nullptr);
-  };
-  if (!word.empty() && std::all_of(word.begin(), word.end(), [&](char c) { return plain(static_cast<unsigned char>(c)); }))
-    return word;
-  std::string quoted = "'";
-  for (char c : word) {
-    if (c == '\'')
-      quoted += "'\\''";
-    else
-      quoted += c;
-  }
-  quoted += '\'';
-  return quoted;
-}
 
 }  // namespace trix::rt

@@ -31,6 +31,8 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/util/text.hpp"
+
 namespace trix::rt {
 
 struct ProcessSpec {
@@ -67,9 +69,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
 /// it is not async-signal-safe. For a graceful stop, set `cancel` instead.
 void KillAllChildren();
 
-/// Shell-quotes one word for /bin/sh: returned unchanged when it is a plain
-/// word ([A-Za-z0-9_@%+=:,./-]+), else in single quotes with ' escaped as '\''.
-/// The empty string becomes ''.
-std::string ShellQuote(const std::string& word);
+/// Shell quoting lives with the other text helpers (compiler/util/text.hpp);
+/// the runtime renders plan text with it.
+using trix::ShellQuote;
 
 }  // namespace trix::rt

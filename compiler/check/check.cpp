@@ -75,7 +75,6 @@ const Specs kEnvReserved = {{"protected", AT::Bool}, {"approvals", AT::ApprovalL
 /// expression, so it is not repeated in the message.
 std::string CronMessage(const std::string& err) { return err.starts_with("cron ") ? err : "cron " + err; }
 
-const std::set<std::string_view> kMutatingMethods = {"POST", "PUT", "PATCH", "DELETE"};
 
 // ---- what a declaration uses, for pipeline-level checks -------------------------------
 struct Uses {
@@ -121,6 +120,41 @@ const std::map<std::string, Type> kPromResults = {{"value", Type::Of(Kind::Float
 // deployed and the canary weight being set.
 const std::map<std::string, Type> kCommandVars = {{"version", Type::Of(Kind::String)}, {"weight", Type::Of(Kind::Percent)}};
 
+/// The type a declared `TypeExpr` denotes (no type written: `string`).
+Type DeclaredType(const ast::TypeExpr* t) {
+  auto scalar = [](ast::TypeKind k) {
+    switch (k) {
+      case ast::TypeKind::Int: return Kind::Int;
+      case ast::TypeKind::Float: return Kind::Float;
+      case ast::TypeKind::Bool: return Kind::Bool;
+      case ast::TypeKind::Duration: return Kind::Duration;
+      case ast::TypeKind::Percent: return Kind::Percent;
+      case ast::TypeKind::Cron: return Kind::Cron;
+      case ast::TypeKind::Secret: return Kind::Secret;
+      case ast::TypeKind::Environment: return Kind::Environment;
+      case ast::TypeKind::Role: return Kind::Role;
+      case ast::TypeKind::String:
+      case ast::TypeKind::List: break;
+    }
+    return Kind::String;
+  };
+  if (!t) return Type::Of(Kind::String);
+  if (t->kind != ast::TypeKind::List) return Type::Of(scalar(t->kind));
+  // List elements are scalars; cron, secret, environment and role lists hold strings.
+  const Kind e = t->elem ? scalar(t->elem->kind) : Kind::String;
+  const bool plain = e == Kind::Int || e == Kind::Float || e == Kind::Bool || e == Kind::Duration || e == Kind::Percent;
+  return Type::ListOf(plain ? e : Kind::String);
+}
+
+/// An action parameter's type inside the action: environments and roles are
+/// passed by name (strings), and list elements are strings.
+Type ActionParamType(const ast::Param& p) {
+  Type t = DeclaredType(p.type ? &*p.type : nullptr);
+  if (t.kind == Kind::Environment || t.kind == Kind::Role) return Type::Of(Kind::String);
+  if (t.kind == Kind::List) return Type::ListOf(Kind::String);
+  return t;
+}
+
 class Checker final : public MutationOracle {
  public:
   Checker(Program& p, Diagnostics& d) : p_(p), d_(d) {}
@@ -136,20 +170,12 @@ class Checker final : public MutationOracle {
   }
 
   bool Mutates(const ast::Step& s) const override {
-    switch (s.kind) {
-      case ast::StepKind::Run:
-      case ast::StepKind::Deploy: return true;
-      case ast::StepKind::Http: return kMutatingMethods.count(s.method) > 0;
-      case ast::StepKind::Parallel:
-        return std::any_of(s.children.begin(), s.children.end(), [&](const ast::Step& c) { return Mutates(c); });
-      case ast::StepKind::Call: {
-        auto it = call_targets_.find(&s);
-        if (it == call_targets_.end()) return true;  // unresolved: assume the worst
-        auto u = action_uses_.find(it->second);
-        return u == action_uses_.end() || u->second.mutating;
-      }
-      default: return false;
-    }
+    return StepMutates(s, [&](const ast::Step& call) {
+      auto it = call_targets_.find(&call);
+      if (it == call_targets_.end()) return true;  // unresolved: assume the worst
+      auto u = action_uses_.find(it->second);
+      return u == action_uses_.end() || u->second.mutating;
+    });
   }
 
  private:
@@ -368,35 +394,7 @@ Type Checker::TypeOf(const ast::Expr& e, Scope& sc) {
       auto& scope = p_.scopes[sc.module];
       if (auto it = scope.params.find(e.text); it != scope.params.end()) {
         Use(it->second);
-        if (it->second->type) {
-          const auto& ty = *it->second->type;
-          if (ty.kind == ast::TypeKind::List) {
-            Type inner = Type::Of(static_cast<Kind>(0));
-            switch (ty.elem ? ty.elem->kind : ast::TypeKind::String) {
-              case ast::TypeKind::Int: inner.kind = Kind::Int; break;
-              case ast::TypeKind::Float: inner.kind = Kind::Float; break;
-              case ast::TypeKind::Bool: inner.kind = Kind::Bool; break;
-              case ast::TypeKind::Duration: inner.kind = Kind::Duration; break;
-              case ast::TypeKind::Percent: inner.kind = Kind::Percent; break;
-              default: inner.kind = Kind::String; break;
-            }
-            return Type::ListOf(inner.kind);
-          }
-          switch (ty.kind) {
-            case ast::TypeKind::String: return Type::Of(Kind::String);
-            case ast::TypeKind::Int: return Type::Of(Kind::Int);
-            case ast::TypeKind::Float: return Type::Of(Kind::Float);
-            case ast::TypeKind::Bool: return Type::Of(Kind::Bool);
-            case ast::TypeKind::Duration: return Type::Of(Kind::Duration);
-            case ast::TypeKind::Percent: return Type::Of(Kind::Percent);
-            case ast::TypeKind::Cron: return Type::Of(Kind::Cron);
-            case ast::TypeKind::Secret: return Type::Of(Kind::Secret);
-            case ast::TypeKind::Environment: return Type::Of(Kind::Environment);
-            case ast::TypeKind::Role: return Type::Of(Kind::Role);
-            case ast::TypeKind::List: break;
-          }
-        }
-        return Type::Of(Kind::String);
+        return DeclaredType(it->second->type ? &*it->second->type : nullptr);
       }
       if (auto it = scope.secrets.find(e.text); it != scope.secrets.end()) {
         Use(it->second);
@@ -831,7 +829,7 @@ void Checker::CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where,
     case ast::ProbeKind::Http:
       opts = &kHttpProbeOpts;
       results = &kHttpResults;
-      if (kMutatingMethods.count(p.method)) {
+      if (IsMutatingMethod(p.method)) {
         d_.Report(DiagCode::E404, p.method_range, fmt::format("`http {}` changes things and cannot be used as a probe in {}", p.method, where))
             .Help("probes only observe; move the request into a `stage`");
       }
@@ -882,7 +880,7 @@ void Checker::CheckChecks(const std::vector<ast::CheckItem>& items, Scope& sc, s
         const ast::Step& s = *it.step;
         std::string what = s.kind == ast::StepKind::Run ? "`run`" : s.kind == ast::StepKind::Http ? fmt::format("`http {}`", s.method) : "a step";
         auto& diag = d_.Report(DiagCode::E404, s.head_range, fmt::format("{} is a step, and {} may hold only `check` probes and `confirm`", what, where));
-        if (s.kind == ast::StepKind::Run || (s.kind == ast::StepKind::Http && !kMutatingMethods.count(s.method)))
+        if (s.kind == ast::StepKind::Run || (s.kind == ast::StepKind::Http && !IsMutatingMethod(s.method)))
           diag.Help("to observe, write `check \"what it checks\" " + std::string(s.kind == ast::StepKind::Run ? "run" : "http") + " ...`; to change something, move it into a `stage`");
         else
           diag.Help("move it into a `stage`");
@@ -943,7 +941,7 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
       // The probe's option block holds the wait's own options (timeout = give up after, interval = poll every).
       const ast::Probe& p = *s.probe;
       Scope ps = plain;
-      if (p.kind == ast::ProbeKind::Http && kMutatingMethods.count(p.method))
+      if (p.kind == ast::ProbeKind::Http && IsMutatingMethod(p.method))
         d_.Report(DiagCode::E404, p.method_range, fmt::format("`wait until http {}` would repeat a change; a probe must only observe", p.method));
       if (p.kind == ast::ProbeKind::Http) CheckUrl(*p.target, ps);
       else TypeOf(*p.target, ps);
@@ -1089,20 +1087,7 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     const ast::Param& p = params[i];
-    Kind want = Kind::String;
-    if (p.type) {
-      switch (p.type->kind) {
-        case ast::TypeKind::Int: want = Kind::Int; break;
-        case ast::TypeKind::Float: want = Kind::Float; break;
-        case ast::TypeKind::Bool: want = Kind::Bool; break;
-        case ast::TypeKind::Duration: want = Kind::Duration; break;
-        case ast::TypeKind::Percent: want = Kind::Percent; break;
-        case ast::TypeKind::Secret: want = Kind::Secret; break;
-        case ast::TypeKind::Cron: want = Kind::Cron; break;
-        case ast::TypeKind::List: want = Kind::List; break;
-        default: want = Kind::String; break;
-      }
-    }
+    const Type want = ActionParamType(p);
     if (!bound[i]) {
       if (!p.default_value) {
         d_.Report(DiagCode::E205, s.head_range, fmt::format("`{}` needs argument `{}`", callee, p.name.name))
@@ -1127,8 +1112,8 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
       continue;
     }
     Type t = TypeOf(*bound[i]->value, sc);
-    Type w = want == Kind::List ? Type::Of(Kind::Any) : Type::Of(want);
-    if (want == Kind::String && t.kind == Kind::Secret) {
+    const Type w = want.kind == Kind::List ? Type::Of(Kind::Any) : want;
+    if (want.kind == Kind::String && t.kind == Kind::Secret) {
       d_.Report(DiagCode::E301, bound[i]->value->range, fmt::format("parameter `{}` of `{}` is a `string`, and a secret must not become one", p.name.name, callee))
           .Help(fmt::format("declare the parameter as `{}: secret`", p.name.name));
     } else if (!Assignable(t, w)) {
@@ -1257,20 +1242,7 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
     if (!names.insert(p.name.name).second) {
       d_.Report(DiagCode::E202, p.name.range, fmt::format("parameter `{}` is declared twice", p.name.name));
     }
-    Type t = Type::Of(Kind::String);
-    if (p.type) {
-      switch (p.type->kind) {
-        case ast::TypeKind::Int: t = Type::Of(Kind::Int); break;
-        case ast::TypeKind::Float: t = Type::Of(Kind::Float); break;
-        case ast::TypeKind::Bool: t = Type::Of(Kind::Bool); break;
-        case ast::TypeKind::Duration: t = Type::Of(Kind::Duration); break;
-        case ast::TypeKind::Percent: t = Type::Of(Kind::Percent); break;
-        case ast::TypeKind::Secret: t = Type::Of(Kind::Secret); break;
-        case ast::TypeKind::Cron: t = Type::Of(Kind::Cron); break;
-        case ast::TypeKind::List: t = Type::ListOf(Kind::String); break;
-        default: break;
-      }
-    }
+    const Type t = ActionParamType(p);
     if (p.default_value) {
       Uses ignored;  // default reads are attributed to call sites
       ps.uses = &ignored;
@@ -1356,30 +1328,7 @@ void Checker::CheckParamsSecretsRoles(int module) {
       continue;
     }
     Type t = TypeOf(*d->value, sc);
-    Type want = Type::Of(Kind::String);
-    switch (k) {
-      case ast::TypeKind::Int: want = Type::Of(Kind::Int); break;
-      case ast::TypeKind::Float: want = Type::Of(Kind::Float); break;
-      case ast::TypeKind::Bool: want = Type::Of(Kind::Bool); break;
-      case ast::TypeKind::Duration: want = Type::Of(Kind::Duration); break;
-      case ast::TypeKind::Percent: want = Type::Of(Kind::Percent); break;
-      case ast::TypeKind::Cron: want = Type::Of(Kind::Cron); break;
-      case ast::TypeKind::Secret: want = Type::Of(Kind::Secret); break;
-      case ast::TypeKind::List: {
-        Kind e = Kind::String;
-        switch (d->type->elem ? d->type->elem->kind : ast::TypeKind::String) {
-          case ast::TypeKind::Int: e = Kind::Int; break;
-          case ast::TypeKind::Float: e = Kind::Float; break;
-          case ast::TypeKind::Bool: e = Kind::Bool; break;
-          case ast::TypeKind::Duration: e = Kind::Duration; break;
-          case ast::TypeKind::Percent: e = Kind::Percent; break;
-          default: break;
-        }
-        want = Type::ListOf(e);
-        break;
-      }
-      default: break;
-    }
+    const Type want = DeclaredType(d->type ? &*d->type : nullptr);
     if (k == ast::TypeKind::Secret) {
       d_.Report(DiagCode::E301, d->type->range, fmt::format("a parameter cannot be a `secret`; declare `secret {} = env(\"...\")` instead", name));
     } else if (!Assignable(t, want)) {
@@ -1554,14 +1503,12 @@ void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std:
       std::vector<std::string> have;
       std::vector<std::string> all_attrs;
       for (auto& [k, v] : env_attr_types_) all_attrs.push_back(k);
-      auto& diag = d_.Report(DiagCode::E304, range,
-                             fmt::format("{} reads `env.{}`, but environment{} {} {} not define it", who, attr, missing.size() == 1 ? "" : "s",
-                                         OrList(missing).substr(0), missing.size() == 1 ? "does" : "do"));
       // OrList joins with "or"; for a list of lacking environments "and" reads better.
       std::string joined;
       for (std::size_t i = 0; i < missing.size(); ++i) joined += (i ? (i + 1 == missing.size() ? " and " : ", ") : "") + ("`" + missing[i] + "`");
-      diag.message = fmt::format("{} reads `env.{}`, but environment{} {} {} not define it", who, attr, missing.size() == 1 ? "" : "s", joined,
-                                 missing.size() == 1 ? "does" : "do");
+      auto& diag = d_.Report(DiagCode::E304, range,
+                             fmt::format("{} reads `env.{}`, but environment{} {} {} not define it", who, attr, missing.size() == 1 ? "" : "s",
+                                         joined, missing.size() == 1 ? "does" : "do"));
       if (auto c = ClosestName(attr, all_attrs)) diag.Help(fmt::format("did you mean `env.{}`?", *c));
       else if (who.starts_with("pipeline ")) diag.Help(fmt::format("add `{} = ...` to {}, or limit the pipeline with `environments = [...]`", attr, joined));
       else diag.Help(fmt::format("add `{} = ...` to {}", attr, joined));

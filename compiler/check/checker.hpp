@@ -2,6 +2,7 @@
 // types; policy.cpp: constant folding and the E401 path analysis).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +42,13 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth = 0);
 
 /// Looks an attribute up in a declaration's attribute list.
 const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key);
+
+/// POST, PUT, PATCH and DELETE change things; GET and HEAD only observe.
+bool IsMutatingMethod(std::string_view method);
+
+/// Whether a step changes something: `run`, `deploy`, a mutating `http`, a
+/// `parallel` holding one, or a call for which `call_mutates` says so.
+bool StepMutates(const ast::Step& step, const std::function<bool(const ast::Step&)>& call_mutates);
 
 /// Whether a step changes something (run, mutating http, deploy, or an action call whose body does).
 struct MutationOracle {

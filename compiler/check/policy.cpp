@@ -1,4 +1,5 @@
 // Policy: constant folding of guards and the E401 approval path analysis.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "compiler/check/checker.hpp"
@@ -6,6 +7,22 @@
 #include "compiler/util/text.hpp"
 
 namespace trix::sema {
+
+bool IsMutatingMethod(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+bool StepMutates(const ast::Step& s, const std::function<bool(const ast::Step&)>& call_mutates) {
+  switch (s.kind) {
+    case ast::StepKind::Run:
+    case ast::StepKind::Deploy: return true;
+    case ast::StepKind::Http: return IsMutatingMethod(s.method);
+    case ast::StepKind::Parallel:
+      return std::any_of(s.children.begin(), s.children.end(), [&](const ast::Step& c) { return StepMutates(c, call_mutates); });
+    case ast::StepKind::Call: return call_mutates(s);
+    default: return false;
+  }
+}
 
 const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key) {
   for (const auto& a : attrs) {

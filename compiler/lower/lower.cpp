@@ -22,6 +22,13 @@ using sema::Value;
 using ast::ExprKind;
 
 /// `10m` as seconds, `10%` as a fraction; plain numbers as they are.
+/// `status >= 200 and status < 400`, the default `expect` of http probes and steps (§4).
+json DefaultHttpExpect() {
+  return json{{"op", "and"},
+              {"a", {{"op", ">="}, {"a", {{"name", "status"}}}, {"b", {{"lit", 200}}}}},
+              {"b", {{"op", "<"}, {"a", {{"name", "status"}}}, {"b", {{"lit", 400}}}}}};
+}
+
 json ToJson(const Value& v) {
   switch (v.k) {
     case Value::Bool: return v.b;
@@ -37,25 +44,6 @@ json ToJson(const Value& v) {
     case Value::Unknown: break;
   }
   return nullptr;
-}
-
-/// Words safe to leave unquoted in /bin/sh (§6).
-bool PlainWord(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string_view::npos)) return false;
-  }
-  return true;
-}
-
-std::string Quote(const std::string& s) {
-  if (PlainWord(s)) return s;
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
 }
 
 std::string SecretVar(const std::string& name) {
@@ -194,7 +182,7 @@ json Lowerer::Text(const ast::Expr& e, const Ctx& c, bool shell, json* env) {
     Value v = sema::Fold(inner, Env(c));
     if (v.k != Value::Unknown) {
       std::string t = sema::ValueText(v);
-      acc += shell && !raw ? Quote(t) : t;
+      acc += shell && !raw ? ShellQuote(t) : t;
       continue;
     }
     if (!acc.empty()) parts.push_back(json{{"lit", acc}});
@@ -287,10 +275,7 @@ json Lowerer::Probe(const ast::Probe& p, const Ctx& c) {
   j["on_no_data"] = opts.contains("on_no_data") ? opts["on_no_data"] : json("fail");
   if (p.expect) j["expect"] = Expr(*p.expect, c);
   else if (p.kind == ast::ProbeKind::Run) j["expect"] = json{{"op", "=="}, {"a", {{"name", "exit_code"}}}, {"b", {{"lit", 0}}}};
-  else if (p.kind == ast::ProbeKind::Http)
-    j["expect"] = json{{"op", "and"},
-                       {"a", {{"op", ">="}, {"a", {{"name", "status"}}}, {"b", {{"lit", 200}}}}},
-                       {"b", {{"op", "<"}, {"a", {{"name", "status"}}}, {"b", {{"lit", 400}}}}}};
+  else if (p.kind == ast::ProbeKind::Http) j["expect"] = DefaultHttpExpect();
   return j;
 }
 
@@ -379,7 +364,6 @@ void Lowerer::Steps(const ast::Steps& steps, const Ctx& c, json& out) {
 }
 
 void Lowerer::Step(const ast::Step& s, const Ctx& c, json& out) {
-  static const std::set<std::string> kMutating = {"POST", "PUT", "PATCH", "DELETE"};
   json j;
   switch (s.kind) {
     case ast::StepKind::Run: {
@@ -407,16 +391,10 @@ void Lowerer::Step(const ast::Step& s, const Ctx& c, json& out) {
       j["timeout_s"] = opts.contains("timeout") ? opts["timeout"] : json(30);
       j["retries"] = opts.contains("retries") ? opts["retries"] : json(0);
       j["backoff_s"] = opts.contains("backoff") ? opts["backoff"] : json(1);
-      const bool mut = kMutating.count(s.method) > 0;
+      const bool mut = sema::IsMutatingMethod(s.method);
       j["mutating"] = mut;
       j["idempotent"] = opts.contains("idempotent") ? opts["idempotent"] : json(!mut || s.method == "PUT" || s.method == "DELETE");
-      if (s.expect) {
-        j["expect"] = Expr(*s.expect, c);
-      } else {
-        j["expect"] = json{{"op", "and"},
-                           {"a", {{"op", ">="}, {"a", {{"name", "status"}}}, {"b", {{"lit", 200}}}}},
-                           {"b", {{"op", "<"}, {"a", {{"name", "status"}}}, {"b", {{"lit", 400}}}}}};
-      }
+      j["expect"] = s.expect ? Expr(*s.expect, c) : DefaultHttpExpect();
       break;
     }
     case ast::StepKind::Deploy: {
@@ -443,7 +421,6 @@ void Lowerer::Step(const ast::Step& s, const Ctx& c, json& out) {
             }
             case ast::StrategyItemKind::Promote: ssteps.push_back({{"promote", true}}); break;
             case ast::StrategyItemKind::Attr: {
-              json one = Attrs({}, c);
               Value v = sema::Fold(*it.attr.value, Env(c));
               sattrs[it.attr.key.name] = ToJson(v);
               break;
@@ -697,18 +674,10 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
     const sema::Program& p;
     explicit Oracle(const sema::Program& pr) : p(pr) {}
     bool Mutates(const ast::Step& s) const override {
-      switch (s.kind) {
-        case ast::StepKind::Run:
-        case ast::StepKind::Deploy: return true;
-        case ast::StepKind::Http: return s.method != "GET" && s.method != "HEAD";
-        case ast::StepKind::Parallel:
-          return std::any_of(s.children.begin(), s.children.end(), [&](const ast::Step& c) { return Mutates(c); });
-        case ast::StepKind::Call: {
-          auto it = p.call_targets.find(&s);
-          return it == p.call_targets.end() || p.mutating_actions.count(it->second) > 0;
-        }
-        default: return false;
-      }
+      return sema::StepMutates(s, [&](const ast::Step& call) {
+        auto it = p.call_targets.find(&call);
+        return it == p.call_targets.end() || p.mutating_actions.count(it->second) > 0;
+      });
     }
   } oracle(p_);
   const std::size_t before = diags_.ErrorCount();

@@ -2,6 +2,7 @@
 #include "compiler/util/text.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace trix {
 
@@ -44,6 +45,25 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
     out += parts[i];
   }
   return out;
+}
+
+// Written with plain character tests: no locale can change what counts as plain.
+std::string ShellQuote(const std::string& word) {
+  auto plain = [](unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != 0 && std::strchr("_@%+=:,./-", c) != nullptr);
+  };
+  if (!word.empty() && std::all_of(word.begin(), word.end(), [&](char c) { return plain(static_cast<unsigned char>(c)); }))
+    return word;
+  std::string quoted = "'";
+  for (char c : word) {
+    if (c == '\'')
+      quoted += "'\\''";
+    else
+      quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
 }
 
 std::string OrList(const std::vector<std::string>& parts) {
