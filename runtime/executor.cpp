@@ -24,6 +24,7 @@
 #include "runtime/http.hpp"
 #include "runtime/journal.hpp"
 #include "runtime/process.hpp"
+#include "runtime/rollout.hpp"
 
 namespace trix::rt {
 namespace {
@@ -71,6 +72,8 @@ double NumOr(const json& j, const char* key, double dflt) {
 }
 
 class Runner {
+  friend class DeployHost;
+
  public:
   Runner(json plan, RunOptions opt) : plan_(std::move(plan)), opt_(std::move(opt)) {}
 
@@ -188,7 +191,13 @@ class Runner {
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
   bool InDoubt(const json& s);
+  bool Deploy(const json& s, const std::string& who);
+  bool DeployAbort(const json& s, const std::string& who);
+  void IndexDeploys(const json& instrs);
 
+  std::map<std::string, RolloutState> rollouts_;   // deploy id -> progress (rebuilt on resume)
+  std::map<std::string, const json*> deploys_;      // deploy id -> its instruction
+  bool abort_failed_ = false;                       // a rollout's abort failed: rollback cannot be clean
   json plan_;
   RunOptions opt_;
   std::string run_id_;
@@ -350,7 +359,8 @@ bool Runner::InDoubt(const json& s) {
   // Started before a crash but never finished: run again only when that is safe.
   const std::string id = s.value("id", "");
   if (!started_.count(id) || done_.count(id)) return false;
-  const bool safe = !s.value("mutating", false) || s.value("idempotent", false);
+  // A deploy journals every strategy step: it continues where it was (runtime/rollout.hpp).
+  const bool safe = !s.value("mutating", false) || s.value("idempotent", false) || s.value("op", "") == "deploy";
   if (safe || opt_.retry_in_doubt) {
     Say("resume", fmt::format("{} ({}) was running when the run stopped; running it again", id, Where(s)));
     return false;
@@ -364,6 +374,83 @@ bool Runner::InDoubt(const json& s) {
                          "or --skip-in-doubt if it completed",
                          id, Where(s));
   return true;
+}
+
+// ---- rollouts -------------------------------------------------------------------------------
+
+/// The run as a rollout sees it (runtime/rollout.hpp).
+class DeployHost : public RolloutHost {
+ public:
+  explicit DeployHost(Runner& r) : r_(r) {}
+  void Say(const std::string& who, const std::string& msg) override { r_.Say(who, msg); }
+  void Record(json record) override { r_.Record(std::move(record)); }
+  CommandResult Command(const std::string& who, const std::string& command, const std::vector<std::pair<std::string, std::string>>& env) override {
+    ProcessSpec spec;
+    spec.command = command;
+    spec.env = env;
+    r_.Say(who, "$ " + command);
+    ProcessResult pr = RunProcess(spec, [&](bool err, const std::string& line) { r_.Say(who, (err ? "! " : "| ") + line); }, r_.CancelFlag());
+    CommandResult out;
+    out.ok = pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed && !pr.cancelled;
+    out.out = pr.out;
+    out.error = pr.spawn_failed ? "could not start: " + pr.error : pr.cancelled ? "interrupted" : fmt::format("exit code {}", pr.exit_code);
+    return out;
+  }
+  std::string Render(const json& text, const std::map<std::string, json>& names) override {
+    EvalContext c = r_.Ctx();
+    for (const auto& [k, v] : names) c.names[k] = v;
+    return RenderText(text, c);
+  }
+  std::vector<std::pair<std::string, std::string>> Env(const json& env) override { return r_.EnvOf(env); }
+  Measurement Measure(const json& probe, const std::string& who) override {
+    Runner::ProbeOutcome o = r_.ProbeOnce(probe, who);
+    return {o.pass, o.inconclusive, o.detail};
+  }
+  std::string StopReason() override {
+    if (r_.Stopped()) return "interrupted";
+    if (!r_.in_rollback_ && std::chrono::steady_clock::now() >= r_.deadline_) return "the pipeline timeout passed";
+    return "";
+  }
+  std::string RunDir() override { return r_.run_dir_; }
+  bool DryRun() override { return r_.opt_.dry_run; }
+
+ private:
+  Runner& r_;
+};
+
+void Runner::IndexDeploys(const json& instrs) {
+  if (!instrs.is_array()) return;
+  for (const auto& in : instrs) {
+    if (in.value("op", "") == "deploy") deploys_[in.value("id", "")] = &in;
+    for (const char* k : {"children", "undo"}) {
+      if (in.contains(k)) IndexDeploys(in[k]);
+    }
+  }
+}
+
+bool Runner::Deploy(const json& s, const std::string& who) {
+  (void)who;
+  DeployHost host(*this);
+  std::string error;
+  RolloutState& st = rollouts_[s.value("id", "")];
+  const RolloutResult r = ExecuteDeploy(s, st, host, &error);
+  if (r == RolloutResult::kCompleted) return true;
+  if (r == RolloutResult::kAbortFailed) abort_failed_ = true;
+  failure_ = fmt::format("{}: {}", Where(s), error);
+  return false;
+}
+
+bool Runner::DeployAbort(const json& s, const std::string& who) {
+  auto it = deploys_.find(s.value("deploy", ""));
+  if (it == deploys_.end()) {
+    Say(who, fmt::format("{}: the deploy to undo is not in the plan", Where(s)));
+    return false;
+  }
+  DeployHost host(*this);
+  std::string error;
+  if (UndoDeploy(*it->second, rollouts_[it->first], host, &error)) return true;
+  Say(who, "FAILED: " + error);
+  return false;
 }
 
 bool Runner::RunStep(const json& s, const std::string& who, json* result) {
@@ -535,9 +622,9 @@ bool Runner::Step(const json& s, const std::string& who) {
     Say(name, "call " + s.value("action", "?"));
     ok = Steps(s["children"], name);
   } else if (op == "deploy") {
-    failure_ = fmt::format("{}: `deploy` is not executed yet by this version of trixc (rollout strategies are the next milestone)", Where(s));
-    Say(name, "failed: " + failure_);
-    ok = false;
+    ok = Deploy(s, name);
+  } else if (op == "deploy_abort") {
+    ok = DeployAbort(s, name);
   } else {
     failure_ = fmt::format("{}: unknown instruction `{}`", Where(s), op);
     ok = false;
@@ -779,6 +866,7 @@ void Runner::Rollback() {
   for (const auto& c : plan_["rollback_verify"]) {
     if (c.value("op", "") == "check" && !Check(c)) ok = false;
   }
+  if (abort_failed_) ok = false;  // a rollout's traffic could not be restored
   Record({{"event", "rollback_end"}, {"ok", ok}});
   rollback_ok_ = ok;
 }
@@ -845,6 +933,7 @@ int Runner::Run() {
       }
       if (ev == "start") started_.insert(r.value("id", ""));
       if (ev == "end" && r.value("ok", false)) done_.insert(r.value("id", ""));
+      if (ev == "rollout") rollouts_[r.value("id", "")].Apply(r);
       if (ev == "baseline") baselines_[r.value("name", "")] = r.value("value", 0.0);
       if (ev == "approved") approvals_given_[r.value("id", "")] = r;
       if (ev == "run_start" && r.contains("started_by")) opt_.started_by = r["started_by"];
@@ -911,6 +1000,8 @@ int Runner::Run() {
   if (plan_.contains("timeout_s") && plan_["timeout_s"].is_number()) {
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(plan_["timeout_s"].get<double>() * 1000));
   }
+  IndexDeploys(plan_["instructions"]);
+  IndexDeploys(plan_["rollback"]);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 

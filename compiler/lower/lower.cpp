@@ -335,6 +335,15 @@ json Lowerer::Approval(const ast::Decl& d, const Ctx& c) {
 json Lowerer::Service(const ast::Decl& d, const Ctx& c) {
   json j = Attrs(d.attrs, c);
   j["name"] = d.name.name;
+  // Commands run by the provider are shell text: `${version}` and `${weight}`
+  // (known only while rolling out) stay expressions and are quoted then;
+  // secrets travel in `env`, as in `run`.
+  json env = json::object();
+  for (const auto& a : d.attrs) {
+    static const std::set<std::string> kCommands = {"release", "set_weight", "promote", "abort", "rollback", "reload"};
+    if (kCommands.count(a.key.name) && a.value->kind == ExprKind::String) j[a.key.name] = Text(*a.value, c, true, &env);
+  }
+  if (!env.empty()) j["env"] = env;
   return j;
 }
 
@@ -402,7 +411,13 @@ void Lowerer::Step(const ast::Step& s, const Ctx& c, json& out) {
       const auto& scope = p_.scopes[static_cast<std::size_t>(c.module)];
       auto svc = scope.services.find(s.service.name);
       if (svc != scope.services.end()) j["service"] = Service(*svc->second, c);
-      j["version"] = Text(*s.version, c, false);
+      if (s.version->kind == ExprKind::String) {
+        j["version"] = Text(*s.version, c, false);
+      } else {
+        // `version image_tag`: a value, rendered as text when it is known.
+        Value v = sema::Fold(*s.version, Env(c));
+        j["version"] = v.k != Value::Unknown ? json(sema::ValueText(v)) : json::array({Expr(*s.version, c)});
+      }
       json st;
       st["kind"] = !s.strategy ? "rolling" : s.strategy->kind == ast::StrategyKind::Canary ? "canary" : s.strategy->kind == ast::StrategyKind::BlueGreen ? "blue_green" : "rolling";
       json ssteps = json::array();
