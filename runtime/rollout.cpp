@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "compiler/util/literals.hpp"
@@ -380,7 +381,13 @@ bool UndoDeploy(const json& deploy, RolloutState& state, RolloutHost& host, std:
   return r.Undo(error);
 }
 
-int SignalRollout(const std::string& state_dir, const std::string& run_id, const std::string& signal, bool full, const std::string& who) {
+int SignalRollout(const std::string& state_dir, const std::string& run_id, const std::string& signal, bool full, const std::string& who_in) {
+  std::string who = who_in;
+  if (who.empty()) {
+    if (const char* u = std::getenv("USER"); u && *u) who = u;
+    else if (struct passwd* pw = getpwuid(getuid())) who = pw->pw_name;
+    else who = "unknown";
+  }
   const std::string dir = state_dir + "/runs/" + run_id;
   if (!fs::exists(dir + "/journal.jsonl")) {
     std::cerr << fmt::format("trixc: no run `{}` under {}/runs\n", run_id, state_dir);

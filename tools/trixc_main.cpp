@@ -13,6 +13,7 @@
 #include "compiler/lower/plan.hpp"
 #include "grammar/parse.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/simulate.hpp"
 #include "compiler/util/sha256.hpp"
 
@@ -350,6 +351,19 @@ int main(int argc, char** argv) {
   approvec->add_option("--comment", ap_comment, "A note kept in the journal");
   approvec->add_option("--state-dir", ap_state, "Where runs live (default .trix)");
 
+  // Rollout control from another terminal (spec §7): promote a paused rollout, or abort it.
+  std::string ro_id, ro_as, ro_state = ".trix";
+  bool ro_full = false;
+  auto* promotec = app.add_subcommand("promote", "Let a paused rollout go on (--full: skip its remaining steps and promote now)");
+  promotec->add_option("run_id", ro_id, "Run id")->required();
+  promotec->add_flag("--full", ro_full, "Skip the remaining strategy steps (analyses included) and promote");
+  promotec->add_option("--as", ro_as, "Who promotes (default: the login name)");
+  promotec->add_option("--state-dir", ro_state, "Where runs live (default .trix)");
+  auto* abortc = app.add_subcommand("abort", "Abort a run's rollout: traffic back to stable, then the run rolls back (exit 11)");
+  abortc->add_option("run_id", ro_id, "Run id")->required();
+  abortc->add_option("--as", ro_as, "Who aborts (default: the login name)");
+  abortc->add_option("--state-dir", ro_state, "Where runs live (default .trix)");
+
   std::string st_id, st_state = ".trix";
   auto* statusc = app.add_subcommand("status", "List runs, or show one");
   statusc->add_option("run_id", st_id, "Run id");
@@ -381,6 +395,8 @@ int main(int argc, char** argv) {
     return CmdSimulate(sim_file, sim_target, sim_fail);
   }
   if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
+  if (promotec->parsed()) return rt::SignalRollout(ro_state, ro_id, "promote", ro_full, ro_as);
+  if (abortc->parsed()) return rt::SignalRollout(ro_state, ro_id, "abort", false, ro_as);
   if (statusc->parsed()) return rt::Status(st_state, st_id);
   if (logc->parsed()) return rt::Log(log_state, log_id);
   if (explain->parsed()) {
