@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a built-in example: set-up, build, then `trixc check` of the
-# examples (they pass) and of a deliberately broken runbook (it shows E201
-# with a "did you mean"). Exits 0 when both behave as expected.
+# The main job on built-in examples: set-up, build, `trixc check` of the
+# examples (they pass) and of a deliberately broken runbook (E201 with a "did
+# you mean"), a real local release with a rollback, and a canary rollout
+# through a real nginx (examples/local-canary.trix). Exits 0 when all behave.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -33,7 +34,12 @@ echo "ok: the broken example was rejected (exit 1, E201 with a suggestion), as i
 # (real processes, journal, rollback), first with a good build, then with a
 # broken one that fails verification and rolls back.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  # The canary part leaves nginx and two backends running until here.
+  [[ -d "$work/examples" ]] && (cd "$work" && python3 examples/local-canary/localstack.py down .trix/local-canary >/dev/null 2>&1 || true)
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cp examples/local-release.trix "$work/"
 (
   cd "$work"
@@ -66,3 +72,41 @@ cp examples/local-release.trix "$work/"
 )
 echo
 echo "ok: v2 released, the broken v3 rolled back to v2 (exit 11), as it should be"
+
+# The main job: a canary rollout through a real nginx (examples/local-canary.trix).
+# Two local backends (v1 stable, the new version beside it) behind nginx on
+# 127.0.0.1:18080; traffic moves 25% -> 50% -> 100% with an analysis between
+# the steps. Then a broken version fails its analysis at 25% and nginx sends
+# everything back to v1.
+for port in 18080 18081 18082; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port on 127.0.0.1 is in use; the local canary needs 18080-18082 free" >&2
+    exit 1
+  fi
+done
+mkdir -p "$work/examples"
+cp -r examples/local-canary.trix examples/local-canary "$work/examples/"
+(
+  cd "$work"
+  echo
+  echo "==> trixc plan examples/local-canary.trix"
+  "$trixc" plan examples/local-canary.trix
+
+  echo
+  echo "==> trixc run examples/local-canary.trix (v2: traffic shifts to it through nginx)"
+  "$trixc" run examples/local-canary.trix
+  share=$(python3 examples/local-canary/localstack.py share http://127.0.0.1:18080/ 20)
+  [[ "$share" == "v2=100%" ]] || { echo "demo: all traffic should reach v2, got: $share" >&2; exit 1; }
+
+  echo
+  echo "==> trixc run examples/local-canary.trix --param version=v3-broken (fails its analysis: abort, traffic back)"
+  set +e
+  "$trixc" run examples/local-canary.trix --param version=v3-broken
+  rc=$?
+  set -e
+  [[ $rc -eq 11 ]] || { echo "demo: expected exit 11 (rolled back), got $rc" >&2; exit 1; }
+  share=$(python3 examples/local-canary/localstack.py share http://127.0.0.1:18080/ 20)
+  [[ "$share" == "v1=100%" ]] || { echo "demo: all traffic should be back on v1, got: $share" >&2; exit 1; }
+)
+echo
+echo "ok: v2 rolled out through nginx as a canary; the broken v3 failed its analysis and traffic went back to v1 (exit 11)"

@@ -16,11 +16,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = b"broken\n" if code == 500 else b"ok\n"
         else:
             code, body = 200, (version + "\n").encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away; nothing to answer
 
     def log_message(self, *args):
         pass

@@ -5,9 +5,6 @@
       stable backend (v1) on STABLE_PORT unless one already listens there;
       the new VERSION on CANARY_PORT (restarted); nginx on NGINX_PORT with
       DIR/upstream.conf (all traffic to stable at first) unless it runs.
-  localstack.py reload DIR
-      `nginx -s reload`, then waits until the old worker processes are gone,
-      so traffic follows the new weights when this returns.
   localstack.py share URL N
       sends N requests to URL and prints each version's share, e.g.
       "v1=75% v2=25%".
@@ -15,6 +12,7 @@
       stops what `up` started.
 
 Everything runs on 127.0.0.1 and lives in DIR (pids, logs, nginx prefix).
+reload.sh (beside this file) reloads that nginx and waits for its new workers.
 """
 import os
 import signal
@@ -101,36 +99,6 @@ http {{
     print(f"stack up: nginx :{nginx_port} -> stable v1 :{stable_port}, canary {version} :{canary_port}")
 
 
-def workers(master):
-    out = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == master and fields[0] != "Z":
-            out.add(int(pid))
-    return out
-
-
-def reload(d):
-    d = os.path.abspath(d)
-    master = int(open(os.path.join(d, "nginx.pid")).read().strip())
-    old = workers(master)
-    subprocess.run(nginx_args(d) + ["-t", "-q"], check=True)
-    subprocess.run(nginx_args(d) + ["-s", "reload"], check=True)
-    end = time.time() + 10
-    while time.time() < end:
-        now = workers(master)
-        if now and not (now & old):
-            return
-        time.sleep(0.01)
-    raise SystemExit("localstack: nginx did not replace its workers within 10s")
-
-
 def share(url, n):
     counts = {}
     for _ in range(n):
@@ -151,8 +119,6 @@ def main():
     cmd = sys.argv[1]
     if cmd == "up":
         up(sys.argv[2], *map(int, sys.argv[3:6]), sys.argv[6])
-    elif cmd == "reload":
-        reload(sys.argv[2])
     elif cmd == "share":
         share(sys.argv[2], int(sys.argv[3]))
     elif cmd == "down":

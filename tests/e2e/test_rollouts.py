@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,10 +16,10 @@ import unittest
 import urllib.request
 from pathlib import Path
 
-from e2e_support import OK, ROLLED_BACK, Route, TrixTestCase, free_port
+from e2e_support import OK, ROLLED_BACK, TrixTestCase, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-RELOAD = f"python3 {REPO}/examples/local-canary/localstack.py reload"
+RELOAD = f"sh {REPO}/examples/local-canary/reload.sh"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
@@ -63,8 +64,19 @@ http {{
     def traffic(self, n=40):
         counts = {}
         for _ in range(n):
-            body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5).read().decode().strip()
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5).read().decode().strip()
+            except Exception as e:
+                log = (self.dir / "error.log").read_text() if (self.dir / "error.log").exists() else ""
+                raise AssertionError(f"request through nginx failed: {e}\nnginx error.log:\n{log[-3000:]}")
+            body = body.replace("-broken", "")
             counts[body] = counts.get(body, 0) + 1
+        # nginx retries a failed upstream on the other server, which would skew
+        # the shares silently: any upstream error fails the test instead.
+        log = (self.dir / "error.log").read_text() if (self.dir / "error.log").exists() else ""
+        errors = [line for line in log.splitlines() if "[error]" in line or "[crit]" in line]
+        if errors:
+            raise AssertionError("nginx logged upstream errors:\n" + "\n".join(errors[-10:]))
         return counts
 
 
@@ -72,10 +84,26 @@ class NginxRollouts(TrixTestCase):
     def backends(self, canary_health=200):
         # Not a skip: CI installs nginx (tools/setup.sh), and a missing one must be seen.
         self.assertTrue(NGINX, "nginx is not installed: run tools/setup.sh (Debian package nginx-light)")
-        self.stable = self.http_server({"/": Route(200, "v1", "text/plain"), "/health": Route(200, "ok", "text/plain")})
-        self.canary = self.http_server({"/": Route(200, "v2", "text/plain"), "/health": Route(canary_health, "h", "text/plain"),
-                                        "/ready": Route(200, "ready", "text/plain")})
+        # Real backend processes (the local canary example's): GET / answers the
+        # version, /health answers 500 for a version ending in "-broken".
+        self.stable = self.backend("v1")
+        self.canary = self.backend("v2" if canary_health == 200 else "v2-broken")
         self.nginx = Nginx(self, self.stable.port)
+
+    def backend(self, version):
+        port = free_port()
+        p = subprocess.Popen([sys.executable, str(REPO / "examples" / "local-canary" / "backend.py"), str(port), version])
+        self.addCleanup(lambda: (p.kill(), p.wait()))
+
+        def up():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read().decode().strip() == version
+            except Exception:
+                return False
+        self.wait_for(up, timeout=20, what=f"backend {version} on port {port}")
+        b = type("Backend", (), {})()
+        b.port, b.url, b.version = port, f"http://127.0.0.1:{port}", version
+        return b
 
     def runbook_for(self, strategy, analysis_url="${env.canary}/health", interval="200ms", count=2, extra=""):
         return self.runbook(f"""
@@ -375,6 +403,32 @@ pipeline p {{
             k + "rollout status deployment/api --timeout=600s",
         ])
 
+
+
+class LocalCanaryExample(TrixTestCase):
+    """examples/local-canary.trix, the README's main job, as a user runs it:
+    from a copy of the examples, on fixed ports 18080-18082."""
+
+    def test_the_example_rolls_out_and_a_broken_version_rolls_back(self):
+        self.assertTrue(NGINX, "nginx is not installed: run tools/setup.sh (Debian package nginx-light)")
+        for port in (18080, 18081, 18082):
+            with socket.socket() as s:
+                self.assertNotEqual(s.connect_ex(("127.0.0.1", port)), 0, f"port {port} is in use; the example needs 18080-18082")
+        shutil.copytree(REPO / "examples" / "local-canary", self.dir / "examples" / "local-canary")
+        shutil.copy(REPO / "examples" / "local-canary.trix", self.dir / "examples")
+        stack = ["python3", "examples/local-canary/localstack.py"]
+        self.addCleanup(lambda: subprocess.run(stack + ["down", ".trix/local-canary"], cwd=self.dir, check=False))
+        share = lambda: subprocess.run(stack + ["share", "http://127.0.0.1:18080/", "20"], cwd=self.dir, check=True,
+                                       capture_output=True, text=True).stdout.strip()
+        r = self.trixc("run", "examples/local-canary.trix", "--state-dir", "st", timeout=120)
+        self.assertExit(r, OK)
+        self.assertIn("v1=75% v2=25%", r.stdout)
+        self.assertIn("v1=50% v2=50%", r.stdout)
+        self.assertEqual(share(), "v2=100%")
+        r = self.trixc("run", "examples/local-canary.trix", "--state-dir", "st", "--param", "version=v3-broken", timeout=120)
+        self.assertExit(r, ROLLED_BACK)
+        self.assertIn("aborted: weight 0%", r.stdout)
+        self.assertEqual(share(), "v1=100%")
 
 
 PROMETHEUS = shutil.which("prometheus")
