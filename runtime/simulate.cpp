@@ -137,6 +137,21 @@ class Sim {
     if (s.value("mutating", false)) changed_ = true;
     bool ok = !Fails(names);
     Line(indent, fmt::format("{}: {}{} {}", where, label.empty() ? "" : label + ": ", what, ok ? "ok" : "FAILS"));
+    if (op == "deploy") {
+      // The strategy steps up to the failing analysis, then the abort.
+      for (const auto& st : s["strategy"]["steps"]) {
+        if (st.contains("weight")) Line(indent + 1, fmt::format("weight {:g}%", st["weight"].get<double>() * 100));
+        if (st.contains("pause_s")) Line(indent + 1, "pause");
+        if (st.contains("pause")) Line(indent + 1, "pause until `trixc promote`");
+        if (st.contains("promote")) Line(indent + 1, "promote");
+        if (st.contains("analyze")) {
+          const std::string a = st["analyze"].value("name", "");
+          const bool fails = Fails({a});
+          Line(indent + 1, fmt::format("analysis `{}` {}", a, fails ? "FAILS: the rollout aborts, traffic back to the stable version" : "passes"));
+          if (fails) break;
+        }
+      }
+    }
     if (ok && (op == "call" || op == "parallel")) {
       for (const auto& c : s["children"]) {
         if (!Step(c, indent + 1, op == "call" ? s.value("action", "") : "parallel")) {
