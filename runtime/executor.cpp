@@ -389,7 +389,8 @@ class DeployHost : public RolloutHost {
     spec.command = command;
     spec.env = env;
     r_.Say(who, "$ " + command);
-    ProcessResult pr = RunProcess(spec, [&](bool err, const std::string& line) { r_.Say(who, (err ? "! " : "| ") + line); }, r_.CancelFlag());
+    const std::atomic<bool>* cancel = restoring_ ? &g_stop_rollback : r_.CancelFlag();
+    ProcessResult pr = RunProcess(spec, [&](bool err, const std::string& line) { r_.Say(who, (err ? "! " : "| ") + line); }, cancel);
     CommandResult out;
     out.ok = pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed && !pr.cancelled;
     out.out = pr.out;
@@ -411,11 +412,13 @@ class DeployHost : public RolloutHost {
     if (!r_.in_rollback_ && std::chrono::steady_clock::now() >= r_.deadline_) return "the pipeline timeout passed";
     return "";
   }
+  void Restoring(bool on) override { restoring_ = on; }
   std::string RunDir() override { return r_.run_dir_; }
   bool DryRun() override { return r_.opt_.dry_run; }
 
  private:
   Runner& r_;
+  bool restoring_ = false;
 };
 
 void Runner::IndexDeploys(const json& instrs) {

@@ -204,7 +204,9 @@ std::string Rollout::Analyze(const json& a, int step, std::string* why, Wait* in
 RolloutResult Rollout::Fail(const std::string& why, std::string* error) {
   host_.Say(who_, "aborting: " + why);
   std::string e;
+  host_.Restoring(true);
   const bool ok = provider_->Abort(st_.promoted, st_.retired, st_.memo, &e);
+  host_.Restoring(false);
   Rec({{"what", "aborted"}, {"reason", why}, {"ok", ok}});
   if (ok) {
     host_.Say(who_, fmt::format("aborted: weight 0% {} — traffic is back on the stable version", Bar(0)));

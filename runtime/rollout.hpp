@@ -52,6 +52,9 @@ class RolloutHost {
   virtual Measurement Measure(const nlohmann::json& probe, const std::string& who) = 0;
   /// Non-empty when the rollout must stop now (SIGINT/SIGTERM, pipeline timeout).
   virtual std::string StopReason() = 0;
+  /// Commands from now on restore traffic (an abort): like rollback steps,
+  /// the signal that stopped the rollout does not cancel them, a second one does.
+  virtual void Restoring(bool on) = 0;
   /// The run's directory (signals from `trixc promote|abort`, manifests written for kubectl).
   virtual std::string RunDir() = 0;
   virtual bool DryRun() = 0;

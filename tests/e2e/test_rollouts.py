@@ -296,6 +296,24 @@ pipeline p {
         self.assertExit(r, ROLLED_BACK)
         self.assertEqual(self.lines("log")[-1], "abort v2")
 
+    def test_sigint_during_a_pause_aborts_and_rolls_back(self):
+        self.runbook(self.RB.replace("weight 10% \n weight 40%", "weight 10% \n pause \n weight 40%"))
+        p = self.start_rb()
+        self.wait_for(lambda: self.lines("log") == ["release v2", "weight v2 10"], timeout=20, what="weight 10%", proc=p)
+        self.wait_for(lambda: '"what":"paused"' in (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text(), timeout=20,
+                      what="the pause", proc=p)
+        p.send_signal(signal.SIGINT)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "abort v2"])
+
+    def test_dry_run_changes_nothing(self):
+        self.runbook(self.RB)
+        r = self.run_rb("--dry-run")
+        self.assertExit(r, OK)
+        self.assertIn("would set weight 40%", r.stdout)
+        self.assertFalse(self.exists("log"))
+
 
 KUBECTL = r"""#!/bin/sh
 # A recording stand-in for kubectl: no Kubernetes API server exists here.
