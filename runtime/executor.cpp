@@ -186,7 +186,7 @@ class Runner {
   bool WindowOpen();
   bool BeforeChange(const json& s);
   void Rollback();
-  void WriteMetrics(const std::string& status, double seconds);
+  void WriteMetrics(std::string status, double seconds);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -874,7 +874,7 @@ void Runner::Rollback() {
   rollback_ok_ = ok;
 }
 
-void Runner::WriteMetrics(const std::string& status, double seconds) {
+void Runner::WriteMetrics(std::string status, double seconds) {
   if (opt_.metrics_file.empty()) return;
   // Counters accumulate across runs: read what the file says so far.
   std::map<std::string, double> prev;
@@ -891,10 +891,18 @@ void Runner::WriteMetrics(const std::string& status, double seconds) {
   auto counter = [&](const std::string& key, double add) { return fmt::format("{} {}\n", key, prev[key] + add); };
   const std::string labels = fmt::format("pipeline=\"{}\",environment=\"{}\"", plan_.value("pipeline", ""), plan_.value("environment", ""));
   std::string m;
+  // Drills are counted apart (trix_drills_total); the deployment series keep
+  // what the last real run said.
+  const bool drill = opt_.drill;
+  auto gauge = [&](const std::string& key, double value) {
+    if (!drill) return fmt::format("{} {}\n", key, value);
+    return prev.count(key) ? fmt::format("{} {}\n", key, prev[key]) : std::string();
+  };
+  if (drill) status = status == "drill_passed" || status == "drill_failed" ? status : "drill_" + status;
   m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
-  m += fmt::format("trix_deployment_duration_seconds{{{}}} {}\n", labels, seconds);
+  m += gauge(fmt::format("trix_deployment_duration_seconds{{{}}}", labels), seconds);
   m += "# HELP trix_deployment_start_time Unix time the last run started.\n# TYPE trix_deployment_start_time gauge\n";
-  m += fmt::format("trix_deployment_start_time{{{}}} {}\n", labels, static_cast<long long>(std::time(nullptr) - static_cast<std::time_t>(seconds)));
+  m += gauge(fmt::format("trix_deployment_start_time{{{}}}", labels), static_cast<double>(std::time(nullptr) - static_cast<std::time_t>(seconds)));
   m += "# HELP trix_deployments_total Deployment runs by outcome.\n# TYPE trix_deployments_total counter\n";
   for (const char* st : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
     m += counter(fmt::format("trix_deployments_total{{{},status=\"{}\"}}", labels, st), status == st ? 1 : 0);
@@ -904,7 +912,12 @@ void Runner::WriteMetrics(const std::string& status, double seconds) {
   m += "# HELP trix_deployment_status Outcome of the last run (1 for its status).\n# TYPE trix_deployment_status gauge\n";
   for (const char* st : {"succeeded", "stopped", "failed"}) {
     const std::string mine = status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
-    m += fmt::format("trix_deployment_status{{{},status=\"{}\"}} {}\n", labels, st, mine == st ? 1 : 0);
+    m += gauge(fmt::format("trix_deployment_status{{{},status=\"{}\"}}", labels, st), mine == st ? 1 : 0);
+  }
+  m += "# HELP trix_drills_total Rollback drills (trixc run --drill) by outcome.\n# TYPE trix_drills_total counter\n";
+  for (const char* st : {"passed", "failed"}) {
+    const bool mine = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
+    m += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), mine ? 1 : 0);
   }
   WriteFileAtomic(opt_.metrics_file, m);
 }
@@ -940,6 +953,7 @@ int Runner::Run() {
       if (ev == "baseline") baselines_[r.value("name", "")] = r.value("value", 0.0);
       if (ev == "approved") approvals_given_[r.value("id", "")] = r;
       if (ev == "run_start" && r.contains("started_by")) opt_.started_by = r["started_by"];
+      if (ev == "run_start" && r.value("drill", false)) opt_.drill = true;
     }
     plan_ = json::parse(ReadText(run_dir_ + "/plan.json"), nullptr, false);
     if (plan_.is_discarded()) {
@@ -996,6 +1010,7 @@ int Runner::Run() {
           {"environment", plan_["environment"]},
           {"plan_sha256", plan_["plan_sha256"]},
           {"started_by", opt_.started_by},
+          {"drill", opt_.drill},
           {"pid", static_cast<long>(getpid())}});
   Say("run", fmt::format("{} {} `{}` on `{}`{} (plan {})", opt_.resume_id.empty() ? "starting" : "resuming", run_id_,
                          plan_.value("pipeline", ""), plan_.value("environment", ""), opt_.dry_run ? " — dry run, nothing will change" : "",
@@ -1010,6 +1025,8 @@ int Runner::Run() {
 
   bool ok = true;
   for (const auto& in : plan_["instructions"]) {
+    // A drill takes the rollback path after the last stage, as if verify had failed (§12).
+    if (opt_.drill && in.value("op", "") == "check" && in.value("phase", "") == "verify") break;
     if (std::chrono::steady_clock::now() >= deadline_) {
       failure_ = "the pipeline timeout passed";
       ok = false;
@@ -1028,7 +1045,25 @@ int Runner::Run() {
     Record({{"event", "resume_refused"}, {"reason", failure_}});
     return kInterrupted;
   }
-  if (ok) {
+  if (ok && opt_.drill) {
+    failure_ = "rollback drill: the rollback path is taken on purpose";
+    Say("drill", "every stage passed; taking the rollback path on purpose, as if verify had failed");
+    Record({{"event", "drill_rollback"}});
+    Rollback();
+    if (g_stop_rollback) {
+      status = "interrupted";
+      code = kInterrupted;
+    } else if (rollback_ok_) {
+      status = "drill_passed";
+      Say("drill", "passed: the undo blocks, the rollback block and its verify all succeeded");
+    } else {
+      status = "drill_failed";
+      code = kRollbackFailed;
+      Say("drill", fmt::format("FAILED: the rollback path did not succeed; a real rollback would need a human. Check `trixc log {}` and "
+                               "restore the environment by hand",
+                               run_id_));
+    }
+  } else if (ok) {
     status = "succeeded";
   } else if (g_stop_main && !changed_) {
     status = "interrupted";
@@ -1126,7 +1161,9 @@ int Status(const std::string& state_dir, const std::string& run_id) {
     bool alive = false;
     try {
       for (const auto& r : ReadJournal(runs + "/" + id + "/journal.jsonl")) {
-        if (r.value("event", "") == "run_start") what = fmt::format("{} on {} by {}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""));
+        if (r.value("event", "") == "run_start")
+          what = fmt::format("{} on {} by {}{}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""),
+                             r.value("drill", false) ? " (drill)" : "");
         if (r.value("event", "") == "run_start" || r.value("event", "") == "run_resume") {
           const long pid = r.value("pid", 0L);
           alive = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;

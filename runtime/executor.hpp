@@ -34,7 +34,7 @@ struct RunOptions {
   std::string override_window;    // --override-window "reason"
   std::string metrics_file;       // --metrics-file (textfile collector)
   bool json_output = false;       // --output json
-  bool drill = false;             // reserved for issue "baselines and drills"
+  bool drill = false;             // --drill: roll back on purpose after the last stage (§12)
   std::string started_by;         // default: the OS login name
 };
 

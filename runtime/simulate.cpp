@@ -17,12 +17,14 @@ using json = nlohmann::json;
 class Sim {
  public:
   Sim(const json& plan, const std::set<std::string>& fail, std::ostream& out) : plan_(plan), fail_(fail), out_(out) {}
+  bool drill_ = false;  // --drill: roll back on purpose after the last stage
 
   int Run() {
-    out_ << fmt::format("Simulating pipeline `{}` on `{}`{}\n\n", plan_.value("pipeline", ""), plan_.value("environment", ""),
-                        fail_.empty() ? std::string(" with nothing failing") : " with failing: " + Join(fail_));
+    out_ << fmt::format("Simulating {}pipeline `{}` on `{}`{}\n\n", drill_ ? "a rollback drill of " : "", plan_.value("pipeline", ""),
+                        plan_.value("environment", ""), fail_.empty() ? std::string(" with nothing failing") : " with failing: " + Join(fail_));
     bool ok = true;
     for (const auto& in : plan_["instructions"]) {
+      if (drill_ && in.value("op", "") == "check" && in.value("phase", "") == "verify") break;
       if (!Top(in)) {
         ok = false;
         break;
@@ -31,15 +33,16 @@ class Sim {
     for (const auto& f : fail_) {
       if (!matched_.count(f)) out_ << fmt::format("note: nothing on the path is called `{}`\n", f);
     }
-    if (ok) {
+    if (ok && !drill_) {
       out_ << "\nResult: succeeded (exit 0)\n";
       return kSucceeded;
     }
-    if (!changed_) {
+    if (!ok && !changed_) {
       out_ << "\nResult: stopped, nothing changed (exit 10)\n";
       return kStoppedNothingChanged;
     }
-    out_ << "\nRollback: undo blocks of completed steps, newest first, then the rollback block and its verify\n";
+    out_ << (ok ? "\nDrill: every stage passed; the rollback path is taken on purpose, as if verify had failed\n" : "")
+         << "\nRollback: undo blocks of completed steps, newest first, then the rollback block and its verify\n";
     bool rb_ok = true;
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
       for (const auto& s : it->second) rb_ok = Step(s, 1, "undo of " + it->first) && rb_ok;
@@ -47,6 +50,10 @@ class Sim {
     for (const auto& s : plan_["rollback"]) rb_ok = Step(s, 1, "rollback") && rb_ok;
     for (const auto& c : plan_["rollback_verify"]) {
       if (c.value("op", "") == "check") rb_ok = Item(c, 1, "rollback verify") && rb_ok;
+    }
+    if (ok) {
+      out_ << (rb_ok ? "\nResult: drill passed (exit 0)\n" : "\nResult: drill failed: the rollback path does not work (exit 12)\n");
+      return rb_ok ? kSucceeded : kRollbackFailed;
     }
     if (rb_ok) {
       out_ << "\nResult: failed and rolled back (exit 11)\n";
@@ -218,8 +225,9 @@ class Sim {
 
 }  // namespace
 
-int Simulate(const nlohmann::json& plan, const std::set<std::string>& fail, std::ostream& out) {
+int Simulate(const nlohmann::json& plan, const std::set<std::string>& fail, std::ostream& out, bool drill) {
   Sim s(plan, fail, out);
+  s.drill_ = drill;
   return s.Run();
 }
 

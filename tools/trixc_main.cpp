@@ -221,11 +221,11 @@ bool PlanIsFresh(const nlohmann::json& plan, std::string* why) {
   return true;
 }
 
-int CmdSimulate(const std::string& file, const plan::Target& target, const std::vector<std::string>& fail) {
+int CmdSimulate(const std::string& file, const plan::Target& target, const std::vector<std::string>& fail, bool drill) {
   int rc = 0;
   auto p = PlanFor(file, target, &rc);
   if (!p) return rc;
-  rt::Simulate(p->doc, std::set<std::string>(fail.begin(), fail.end()), std::cout);
+  rt::Simulate(p->doc, std::set<std::string>(fail.begin(), fail.end()), std::cout, drill);
   return 0;
 }
 
@@ -325,6 +325,7 @@ int main(int argc, char** argv) {
   runc->add_flag("--retry-in-doubt", run_opt.retry_in_doubt, "On resume, run again a step that was running when the run stopped");
   runc->add_flag("--skip-in-doubt", run_opt.skip_in_doubt, "On resume, treat such a step as done");
   runc->add_flag("--dry-run", run_opt.dry_run, "Print every command and request with values; change nothing");
+  runc->add_flag("--drill", run_opt.drill, "Rollback drill: run the stages, then take the rollback path on purpose (exit 0 when rollback and its verify pass, 12 when not)");
   runc->add_option("--attest", run_opt.attest_file, "JSON file answering `confirm` items: {\"text\": \"who attests\"}");
   runc->add_option("--override-window", run_opt.override_window, "Deploy outside the window or in a freeze; the reason is journalled");
   runc->add_option("--metrics-file", run_opt.metrics_file, "Write Prometheus metrics here (textfile collector format)");
@@ -340,6 +341,8 @@ int main(int argc, char** argv) {
   simc->add_option("--env", sim_target.environment, "Target environment");
   simc->add_option("--pipeline", sim_target.pipeline, "Pipeline");
   simc->add_option("--param", sim_params, "Parameter value, NAME=VALUE (repeatable)");
+  bool sim_drill = false;
+  simc->add_flag("--drill", sim_drill, "Show what a rollback drill (trixc run --drill) would do");
   simc->add_option("--fail", sim_fail, "Make this fail: a step label, check label, confirm text, approval, baseline, stage, action or analysis (repeatable)");
 
   std::string ap_id, ap_as, ap_comment, ap_state = ".trix";
@@ -392,7 +395,7 @@ int main(int argc, char** argv) {
   }
   if (simc->parsed()) {
     if (!ParseParams(sim_params, &sim_target)) return 2;
-    return CmdSimulate(sim_file, sim_target, sim_fail);
+    return CmdSimulate(sim_file, sim_target, sim_fail, sim_drill);
   }
   if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
   if (promotec->parsed()) return rt::SignalRollout(ro_state, ro_id, "promote", ro_full, ro_as);
