@@ -800,6 +800,35 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
       default: break;
     }
   }
+  // Baselines measure the system before it changes (§12): one declared after
+  // a stage that changes things moves up to just before that stage.
+  std::function<bool(const json&)> mutates = [&](const json& j) {
+    if (j.value("mutating", false)) return true;
+    if (j.contains("children")) {
+      for (const auto& c : j["children"]) {
+        if (mutates(c)) return true;
+      }
+    }
+    return false;
+  };
+  std::size_t first_change = instrs.size();
+  for (std::size_t i = 0; i < instrs.size(); ++i) {
+    if (mutates(instrs[i])) {
+      first_change = i;
+      break;
+    }
+  }
+  if (first_change < instrs.size()) {
+    json head = json::array(), baselines = json::array(), tail = json::array();
+    for (std::size_t i = 0; i < instrs.size(); ++i) {
+      if (i < first_change) head.push_back(instrs[i]);
+      else if (instrs[i].value("op", "") == "baseline") baselines.push_back(instrs[i]);
+      else tail.push_back(instrs[i]);
+    }
+    for (auto& b : baselines) head.push_back(b);
+    for (auto& x : tail) head.push_back(x);
+    instrs = head;
+  }
   doc["instructions"] = instrs;
   doc["rollback"] = rollback;
   doc["rollback_verify"] = rollback_verify;
