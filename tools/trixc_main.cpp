@@ -14,6 +14,7 @@
 #include "grammar/parse.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/simulate.hpp"
+#include "tools/lsp/server.hpp"
 #include "compiler/util/sha256.hpp"
 
 namespace trix::embedded {
@@ -359,6 +360,8 @@ int main(int argc, char** argv) {
   logc->add_option("run_id", log_id, "Run id")->required();
   logc->add_option("--state-dir", log_state, "Where runs live (default .trix)");
 
+  auto* lspc = app.add_subcommand("lsp", "Language server (LSP 3.17) on stdin/stdout, for editors");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -366,6 +369,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (check->parsed()) return CmdCheck(files, format, werror);
+  if (lspc->parsed()) return lsp::RunServer(std::cin, std::cout);
   if (fmtc->parsed()) return CmdFmt(fmt_files, fmt_check);
   if (planc->parsed()) {
     if (!ParseParams(plan_params, &target)) return 2;
