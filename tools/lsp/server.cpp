@@ -28,6 +28,14 @@ struct Document {
   std::string text;
   int version = 0;
   Analysis analysis;
+  /// Line tables of the analysis' files, built on first use (one per file, not per range).
+  mutable std::map<FileId, LineIndex> indexes;
+
+  const LineIndex& Index(FileId f) const {
+    auto it = indexes.find(f);
+    if (it == indexes.end()) it = indexes.try_emplace(f, analysis.sm->Get(f).text()).first;
+    return it->second;
+  }
 };
 
 struct RpcError {
@@ -142,17 +150,14 @@ class Server {
 
   static Position ToPos(const json& p) { return {p.at("line").get<std::uint32_t>(), p.at("character").get<std::uint32_t>()}; }
 
-  json Range(const Analysis& a, SourceRange r) const {
-    LineIndex idx(a.sm->Get(r.file).text());
+  static json Range(const Document& d, SourceRange r) {
+    const LineIndex& idx = d.Index(r.file);
     return {{"start", ToJson(idx.ToPosition(r.begin))}, {"end", ToJson(idx.ToPosition(r.end))}};
-  }
-
-  json LocationJson(const Location& loc, const Analysis& a) const {
-    return {{"uri", PathToUri(loc.path)}, {"range", Range(a, loc.range)}};
   }
 
   void Reanalyse(Document& d) {
     d.analysis = Analyze(d.path, d.text);
+    d.indexes.clear();
     const Analysis& a = d.analysis;
     json diags = json::array();
     for (const Diagnostic& g : a.diags.all()) {
@@ -161,14 +166,14 @@ class Server {
       json related = json::array();
       for (const auto& n : g.notes) {
         if (n.has_range) {
-          related.push_back({{"location", {{"uri", PathToUri(DiskPath(a, n.range.file))}, {"range", Range(a, n.range)}}},
+          related.push_back({{"location", {{"uri", PathToUri(DiskPath(a, n.range.file))}, {"range", Range(d, n.range)}}},
                              {"message", n.message}});
         } else {
           message += "\nnote: " + n.message;
         }
       }
       if (!g.help.empty()) message += "\nhelp: " + g.help;
-      json j = {{"range", Range(a, g.range)},
+      json j = {{"range", Range(d, g.range)},
                 {"severity", g.severity == Severity::Error ? 1 : g.severity == Severity::Warning ? 2 : 3},
                 {"code", std::string(Info(g.code).code)},
                 {"codeDescription", {{"href", "https://github.com/trixtech/trix/blob/main/docs/diagnostics.md#"  /* as SARIF helpUri */ + Lower(std::string(Info(g.code).code))}}},
@@ -194,21 +199,21 @@ class Server {
   }
 
   std::uint32_t Offset(const Document& d, const json& params) const {
-    return LineIndex(d.text).ToOffset(ToPos(params.at("position")));
+    return d.Index(d.analysis.file).ToOffset(ToPos(params.at("position")));
   }
 
   json Definition(const json& params) {
     Document& d = Doc(params);
     auto loc = lsp::Definition(d.analysis, Offset(d, params));
     if (!loc || loc->path.empty()) return nullptr;
-    return LocationJson(*loc, d.analysis);
+    return json{{"uri", PathToUri(loc->path)}, {"range", Range(d, loc->range)}};
   }
 
   json HoverAt(const json& params) {
     Document& d = Doc(params);
     auto h = lsp::Hover(d.analysis, Offset(d, params));
     if (!h) return nullptr;
-    return {{"contents", {{"kind", "markdown"}, {"value", h->markdown}}}, {"range", Range(d.analysis, h->range)}};
+    return {{"contents", {{"kind", "markdown"}, {"value", h->markdown}}}, {"range", Range(d, h->range)}};
   }
 
   json Completion(const json& params) {
@@ -240,7 +245,7 @@ class Server {
     return json::array({{{"range", {{"start", ToJson({0, 0})}, {"end", ToJson(idx.End())}}}, {"newText", *formatted}}});
   }
 
-  json SymbolJson(const Analysis& a, const Symbol& s) const {
+  json SymbolJson(const Document& d, const Symbol& s) const {
     // LSP SymbolKind numbers.
     int kind = 13;
     switch (s.kind) {
@@ -260,15 +265,15 @@ class Server {
       case SymbolKind::Object: kind = 19; break;
     }
     json children = json::array();
-    for (const auto& c : s.children) children.push_back(SymbolJson(a, c));
-    return {{"name", s.name}, {"detail", s.detail}, {"kind", kind}, {"range", Range(a, s.range)},
-            {"selectionRange", Range(a, s.selection)}, {"children", children}};
+    for (const auto& c : s.children) children.push_back(SymbolJson(d, c));
+    return {{"name", s.name}, {"detail", s.detail}, {"kind", kind}, {"range", Range(d, s.range)},
+            {"selectionRange", Range(d, s.selection)}, {"children", children}};
   }
 
   json DocumentSymbols(const json& params) {
     Document& d = Doc(params);
     json out = json::array();
-    for (const auto& s : Symbols(d.analysis)) out.push_back(SymbolJson(d.analysis, s));
+    for (const auto& s : Symbols(d.analysis)) out.push_back(SymbolJson(d, s));
     return out;
   }
 
