@@ -664,6 +664,7 @@ Type Checker::MemberOf(const ast::Expr& e, Scope& sc) {
         else diag.Help(fmt::format("label a step with `{}: run \"...\"`", e.text));
         return Type::Of(Kind::Error);
       }
+      if (const ast::Step* st = sc.labels->at(e.text); st->label) Refer(e.name_range, nullptr, &st->label->range);
       return Type::Of(Kind::StepRef);
     }
     case Kind::BaselineObject: {

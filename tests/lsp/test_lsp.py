@@ -254,6 +254,9 @@ class LspTest(unittest.TestCase):
         # The import path itself opens the module.
         loc = self.definition(u, position_of(text, '"std/helm"', 0, 3))
         self.assertTrue(path_of(loc["uri"]).endswith("std/helm.trix"))
+        # `steps.migrate.ok` -> the step's label.
+        loc = self.definition(u, position_of(text, "steps.migrate.ok", 0, 7))
+        self.assertEqual(loc["range"]["start"], position_of(text, "migrate: run"))
         # Nothing there: a keyword.
         self.assertIsNone(self.definition(u, position_of(text, "trigger dispatch", 0, 2)))
 
