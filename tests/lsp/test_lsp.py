@@ -392,6 +392,31 @@ class LspTest(unittest.TestCase):
             self.assertLessEqual((s["range"]["start"]["line"], s["range"]["start"]["character"]),
                                  (s["selectionRange"]["start"]["line"], s["selectionRange"]["start"]["character"]))
 
+    def test_every_position_answers(self):
+        # Hover, definition and completion at every 5th character of the
+        # example and of a broken edit of it: always a result, never an error.
+        text = (REPO / "examples" / "booking.trix").read_text(encoding="utf-8")
+        for name, body in (("whole.trix", text), ("cut.trix", text[:len(text) // 2] + "\n  stage x {\n    k8s.")):
+            p = self.write(name, body)
+            u, _ = self.srv.open(p, body)
+            lines = body.split("\n")
+            count = 0
+            for ln, line in enumerate(lines):
+                for ch in range(0, len(line.encode("utf-16-le")) // 2 + 1, 5):
+                    pos = {"line": ln, "character": ch}
+                    for method in ("textDocument/hover", "textDocument/definition", "textDocument/completion"):
+                        r = self.srv.request(method, {"textDocument": {"uri": u}, "position": pos})
+                        self.assertIn("result", r, (method, pos, r))
+                        count += 1
+            self.assertGreater(count, 1000)
+        # Positions past the end are clamped, not errors.
+        r = self.srv.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 10**6, "character": 10**6}})
+        self.assertIn("result", r)
+        # A request for a document that is not open is an error response, and the server goes on.
+        r = self.srv.request("textDocument/hover", {"textDocument": {"uri": "file:///nope.trix"}, "position": {"line": 0, "character": 0}})
+        self.assertEqual(r["error"]["code"], -32602)
+        self.assertIsNone(self.srv.request("shutdown")["result"])
+
     def test_framing_survives_bad_json(self):
         body = b"{not json"
         self.srv.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)

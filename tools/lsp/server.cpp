@@ -18,6 +18,7 @@ using json = nlohmann::json;
 constexpr int kParseError = -32700;
 constexpr int kInvalidRequest = -32600;
 constexpr int kMethodNotFound = -32601;
+constexpr int kInternalError = -32603;
 constexpr int kInvalidParams = -32602;
 constexpr int kServerNotInitialized = -32002;
 constexpr int kRequestFailed = -32803;
@@ -74,6 +75,8 @@ class Server {
       Error(id, e);
     } catch (const json::exception& e) {
       Error(id, {kInvalidParams, std::string("invalid params: ") + e.what()});
+    } catch (const std::exception& e) {
+      Error(id, {kInternalError, std::string("internal error: ") + e.what()});  // the server keeps serving
     }
     return true;
   }
@@ -143,7 +146,7 @@ class Server {
         WriteMessage(out_, {{"jsonrpc", "2.0"}, {"method", "textDocument/publishDiagnostics"},
                             {"params", {{"uri", uri}, {"diagnostics", json::array()}}}});
       }
-    } catch (const json::exception&) {
+    } catch (const std::exception&) {
       // A malformed notification has no one to answer; it is dropped.
     }
   }
