@@ -1591,6 +1591,9 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   std::vector<std::pair<std::string, SourceRange>> rollback_baseline_reads;
   auto check_baseline_reads = [&](const std::vector<std::pair<std::string, SourceRange>>& reads, std::string_view where) {
     for (const auto& [name, range] : reads) {
+      for (const auto& it : d.items) {
+        if (it.kind == ast::PipelineItemKind::Baseline && it.name.name == name) Refer(range, nullptr, &it.name.range);
+      }
       if (measured.count(name)) continue;
       if (baselines.count(name)) continue;  // declared later: reported below with the order
       bool later = false;

@@ -27,9 +27,10 @@ struct ModuleScope {
 
 /// One use of a declared name and where that name is declared: what `go to
 /// definition` and hover need. `decl` is the declaration (for an action
-/// parameter, the action; null for `steps.LABEL`); `target` the declaring
-/// identifier's range (for an action parameter, the parameter's name; for
-/// `steps.LABEL`, the step's label).
+/// parameter, the action; null for `steps.LABEL` and `baseline.NAME`);
+/// `target` the declaring identifier's range (for an action parameter, the
+/// parameter's name; for `steps.LABEL`, the step's label; for
+/// `baseline.NAME`, the baseline's name in the pipeline).
 struct Reference {
   SourceRange use;
   SourceRange target;

@@ -282,6 +282,16 @@ class LspTest(unittest.TestCase):
     def hover(self, u, pos):
         return self.srv.request("textDocument/hover", {"textDocument": {"uri": u}, "position": pos})["result"]
 
+    def test_definition_of_baseline_reads(self):
+        text = ('environment dev {\n  protected = false\n  prometheus = "http://127.0.0.1:9090"\n}\n'
+                'pipeline p {\n  baseline errs = prometheus "sum(errors_total)"\n  stage s {\n    run "true"\n  }\n'
+                '  verify {\n    check "no worse" prometheus "sum(errors_total)" expect value <= baseline.errs\n  }\n}\n')
+        p = self.write("base.trix", text)
+        u, diags = self.srv.open(p, text)
+        self.assertEqual([d for d in diags if d["severity"] == 1], [])
+        loc = self.definition(u, position_of(text, "baseline.errs", 0, 10))
+        self.assertEqual(loc["range"]["start"], position_of(text, "errs ="))
+
     def test_hover_signature_and_doc(self):
         text = ('# Deploy only from a green build.\n# Second line of the doc.\ngate green "Green build" {\n'
                 '  check "tests" run "true"\n}\n\nenvironment dev {\n  protected = false\n}\n\n'
