@@ -347,6 +347,8 @@ class LspTest(unittest.TestCase):
         self.assertTrue({"namespace", "api", "prometheus", "protected", "name"} <= envs, envs)
         # In an interpolation: parameters and `env`.
         self.assertTrue({"image_tag", "major", "env"} <= self.complete(u, position_of(text, "${image_tag}", 0, 2)))
+        # In an import's path: the standard modules.
+        self.assertTrue({"std/k8s", "std/helm", "std/postgres"} <= self.complete(u, position_of(text, '"std/helm"', 0, 1)))
         # Inside a string or a comment: nothing.
         self.assertEqual(self.complete(u, position_of(text, "all automated tests", 0, 4)), set())
         self.assertEqual(self.complete(u, position_of(text, "technical review", 0, 3)), set())

@@ -357,6 +357,11 @@ std::vector<Completion> Complete(const Analysis& a, const std::string& text, std
   offset = std::min<std::uint32_t>(offset, static_cast<std::uint32_t>(text.size()));
   const ast::Module& m = a.module();
   const Ctx ctx = ContextAt(text, offset);
+  if (ctx == Ctx::String && FirstWordOfLine(text, offset) == "import") {
+    // `import "std/...`: the standard modules.
+    for (const auto& name : StdlibNames()) out.push_back({name, CompletionKind::Module, "standard module"});
+    return out;
+  }
   if (ctx == Ctx::Comment || ctx == Ctx::String) return out;
   std::size_t b = offset;
   while (b > 0 && IsIdent(text[b - 1])) --b;
