@@ -275,10 +275,14 @@ int CmdGraph(const std::string& file, const plan::Target& target, const std::str
       std::cout << dot;
       return 0;
     }
-    std::ofstream o(out_path, std::ios::binary | std::ios::trunc);
+    std::ofstream o(out_path + ".tmp", std::ios::binary | std::ios::trunc);
     o << dot;
-    if (!o) {
+    o.close();
+    std::error_code ec;
+    if (o) std::filesystem::rename(out_path + ".tmp", out_path, ec);
+    if (!o || ec) {
       std::cerr << fmt::format("trixc: cannot write `{}`\n", out_path);
+      std::filesystem::remove(out_path + ".tmp", ec);
       return 2;
     }
     return 0;
