@@ -15,9 +15,10 @@ set -euo pipefail
 build_pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3
   tao-pegtl-dev libfmt-dev nlohmann-json3-dev libcurl4-openssl-dev
   libcli11-dev catch2 time)
-# Run and validate: real servers for end-to-end tests, and third-party
-# validators of what trixc emits.
-tool_pkgs=(prometheus nodejs npm jq graphviz)
+# Run and validate: real servers for end-to-end tests, third-party
+# validators of what trixc emits, Graphviz for `trixc graph --format svg`, and
+# pre-commit to run .pre-commit-hooks.yaml in the editor-integrations test.
+tool_pkgs=(prometheus nodejs npm jq graphviz pre-commit)
 
 installed() {
   # dpkg-query exits 1 for a name it has never seen; the status tells the rest.

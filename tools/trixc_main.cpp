@@ -5,16 +5,22 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 #include "compiler/diag/render.hpp"
 #include "compiler/driver.hpp"
 #include "compiler/fmt/format.hpp"
+#include "compiler/lower/graph.hpp"
 #include "compiler/lower/plan.hpp"
 #include "grammar/parse.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/rollout.hpp"
 #include "runtime/simulate.hpp"
+#include "tools/lsp/server.hpp"
 #include "compiler/util/sha256.hpp"
 
 namespace trix::embedded {
@@ -259,6 +265,61 @@ int CmdRun(const std::string& file, const plan::Target& target, rt::RunOptions o
   return rt::Execute(p->doc, opt);
 }
 
+/// `trixc graph`: the plan as DOT, or as SVG through Graphviz `dot`.
+int CmdGraph(const std::string& file, const plan::Target& target, const std::string& format, const std::string& out_path) {
+  int rc = 0;
+  auto p = PlanFor(file, target, &rc);
+  if (!p) return rc;
+  const std::string dot = plan::ToDot(*p);
+  if (format == "dot") {
+    if (out_path.empty() || out_path == "-") {
+      std::cout << dot;
+      return 0;
+    }
+    std::ofstream o(out_path + ".tmp", std::ios::binary | std::ios::trunc);
+    o << dot;
+    o.close();
+    std::error_code ec;
+    if (o) std::filesystem::rename(out_path + ".tmp", out_path, ec);
+    if (!o || ec) {
+      std::cerr << fmt::format("trixc: cannot write `{}`\n", out_path);
+      std::filesystem::remove(out_path + ".tmp", ec);
+      return 2;
+    }
+    return 0;
+  }
+  // SVG: Graphviz reads the DOT from a temporary file and writes the SVG itself.
+  char tmpl[] = "/tmp/trixc-graph-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0 || write(fd, dot.data(), dot.size()) != static_cast<ssize_t>(dot.size())) {
+    std::cerr << "trixc: cannot write a temporary file for Graphviz\n";
+    if (fd >= 0) close(fd), unlink(tmpl);
+    return 2;
+  }
+  close(fd);
+  std::vector<std::string> args = {"dot", "-Tsvg", tmpl};
+  if (!out_path.empty() && out_path != "-") args.insert(args.end(), {"-o", out_path});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  pid_t pid = 0;
+  int err = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
+  int status = 0;
+  if (err == 0) waitpid(pid, &status, 0);
+  unlink(tmpl);
+  if (err != 0) {
+    std::cerr << "trixc: --format svg needs Graphviz `dot` on PATH, and it was not found; install graphviz "
+                 "(tools/setup.sh does) or use --format dot\n";
+    return 2;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::cerr << "trixc: Graphviz `dot` failed to render the graph\n";
+    return 2;
+  }
+  return 0;
+}
+
 int CmdExplain(const std::string& code) {
   DiagCode c;
   if (!FindCode(code, &c)) {
@@ -376,6 +437,19 @@ int main(int argc, char** argv) {
   logc->add_option("run_id", log_id, "Run id")->required();
   logc->add_option("--state-dir", log_state, "Where runs live (default .trix)");
 
+  std::string graph_file, graph_out, graph_format = "dot";
+  plan::Target graph_target;
+  std::vector<std::string> graph_params;
+  auto* graphc = app.add_subcommand("graph", "Draw a pipeline's plan: gates, approvals, stages, strategy steps, verify, undo and rollback (DOT or SVG)");
+  graphc->add_option("file", graph_file, "Runbook file")->required();
+  graphc->add_option("--pipeline", graph_target.pipeline, "Pipeline (may be left out when the file has one)");
+  graphc->add_option("--env", graph_target.environment, "Target environment (may be left out when the pipeline has one)");
+  graphc->add_option("--param", graph_params, "Parameter value, NAME=VALUE (repeatable)");
+  graphc->add_option("--format", graph_format, "dot (Graphviz source) or svg (rendered by Graphviz `dot`)")->check(CLI::IsMember({"dot", "svg"}));
+  graphc->add_option("-o,--out", graph_out, "Write to this file instead of standard output");
+
+  auto* lspc = app.add_subcommand("lsp", "Language server (LSP 3.17) on stdin/stdout, for editors");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -383,6 +457,11 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (check->parsed()) return CmdCheck(files, format, werror);
+  if (lspc->parsed()) return lsp::RunServer(std::cin, std::cout);
+  if (graphc->parsed()) {
+    if (!ParseParams(graph_params, &graph_target)) return 2;
+    return CmdGraph(graph_file, graph_target, graph_format, graph_out);
+  }
   if (fmtc->parsed()) return CmdFmt(fmt_files, fmt_check);
   if (planc->parsed()) {
     if (!ParseParams(plan_params, &target)) return 2;

@@ -101,6 +101,7 @@ struct Uses {
 struct Scope {
   int module = 0;
   const std::map<std::string, Type>* locals = nullptr;   // action parameters
+  const ast::Decl* locals_owner = nullptr;               // the action declaring `locals`
   const std::map<std::string, Type>* results = nullptr;  // probe result names inside `expect`/`read`
   bool http_expect = false;                              // json()/header() allowed
   bool env_functions = false;                            // env()/file() allowed (param defaults, secrets)
@@ -227,6 +228,10 @@ class Checker final : public MutationOracle {
   /// Reports E201 and returns the suggested name, if any.
   std::optional<std::string> Undefined(const ast::Ident& id, std::string_view what, const std::vector<std::string>& candidates);
   void Use(const ast::Decl* d) { used_.insert(d); }
+  /// Records a resolved use of a name for the editor queries (sema::ReferenceAt).
+  void Refer(SourceRange use, const ast::Decl* d, const SourceRange* target = nullptr) {
+    p_.references.push_back({use, target ? *target : d->name.range, d});
+  }
 
   // ---- expressions -----------------------------------------------------------------
   Type TypeOf(const ast::Expr& e, Scope& sc);
@@ -329,6 +334,7 @@ const ast::Decl* Checker::Resolve(int module, ast::DeclKind kind, const ast::Ide
   auto it = table->find(id.name);
   if (it != table->end()) {
     Use(it->second);
+    Refer(id.range, it->second);
     return it->second;
   }
   if (report) {
@@ -389,15 +395,24 @@ Type Checker::TypeOf(const ast::Expr& e, Scope& sc) {
       }
       if (sc.locals) {
         auto it = sc.locals->find(e.text);
-        if (it != sc.locals->end()) return it->second;
+        if (it != sc.locals->end()) {
+          if (sc.locals_owner) {
+            for (const auto& p : sc.locals_owner->params) {
+              if (p.name.name == e.text) Refer(e.range, sc.locals_owner, &p.name.range);
+            }
+          }
+          return it->second;
+        }
       }
       auto& scope = p_.scopes[sc.module];
       if (auto it = scope.params.find(e.text); it != scope.params.end()) {
         Use(it->second);
+        Refer(e.range, it->second);
         return DeclaredType(it->second->type ? &*it->second->type : nullptr);
       }
       if (auto it = scope.secrets.find(e.text); it != scope.secrets.end()) {
         Use(it->second);
+        Refer(e.range, it->second);
         return Type::Of(Kind::Secret);
       }
       if (e.text == "env") {
@@ -649,6 +664,7 @@ Type Checker::MemberOf(const ast::Expr& e, Scope& sc) {
         else diag.Help(fmt::format("label a step with `{}: run \"...\"`", e.text));
         return Type::Of(Kind::Error);
       }
+      if (const ast::Step* st = sc.labels->at(e.text); st->label) Refer(e.name_range, nullptr, &st->label->range);
       return Type::Of(Kind::StepRef);
     }
     case Kind::BaselineObject: {
@@ -1015,6 +1031,9 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
       return;
     }
     used_imports_.insert({sc.module, s.module->name});
+    for (const auto& e : p_.load.modules[sc.module]->imports) {
+      if (e.binding == s.module->name) Refer(s.module->range, e.decl, &e.decl->title->range);
+    }
     if (it->second < 0) {
       for (const auto& a : s.args) TypeOf(*a.value, sc);
       return;  // E203 already reported
@@ -1036,6 +1055,7 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
   }
   const ast::Decl* action = at->second;
   Use(action);
+  Refer(s.name.range, action);
   call_targets_[&s] = action;
   const Uses& au = ActionUses(module, action, &s);
   // Arguments: positional first, then named; each parameter once; defaults fill the rest.
@@ -1256,6 +1276,7 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
   Scope sc;
   sc.module = module;
   sc.locals = &locals;
+  sc.locals_owner = action;
   sc.uses = &uses;
   sc.labels = &labels;
   sc.what = "an action";
@@ -1570,6 +1591,9 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   std::vector<std::pair<std::string, SourceRange>> rollback_baseline_reads;
   auto check_baseline_reads = [&](const std::vector<std::pair<std::string, SourceRange>>& reads, std::string_view where) {
     for (const auto& [name, range] : reads) {
+      for (const auto& it : d.items) {
+        if (it.kind == ast::PipelineItemKind::Baseline && it.name.name == name) Refer(range, nullptr, &it.name.range);
+      }
       if (measured.count(name)) continue;
       if (baselines.count(name)) continue;  // declared later: reported below with the order
       bool later = false;
@@ -1814,6 +1838,15 @@ void Checker::Run() {
 }
 
 }  // namespace
+
+const Reference* ReferenceAt(const Program& program, FileId file, std::uint32_t offset) {
+  const Reference* best = nullptr;
+  for (const auto& r : program.references) {
+    if (r.use.file != file || offset < r.use.begin || offset > r.use.end) continue;
+    if (!best || r.use.end - r.use.begin < best->use.end - best->use.begin) best = &r;
+  }
+  return best;
+}
 
 Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags) {
   Program p;

@@ -25,6 +25,18 @@ struct ModuleScope {
   const ast::Decl* runbook = nullptr;
 };
 
+/// One use of a declared name and where that name is declared: what `go to
+/// definition` and hover need. `decl` is the declaration (for an action
+/// parameter, the action; null for `steps.LABEL` and `baseline.NAME`);
+/// `target` the declaring identifier's range (for an action parameter, the
+/// parameter's name; for `steps.LABEL`, the step's label; for
+/// `baseline.NAME`, the baseline's name in the pipeline).
+struct Reference {
+  SourceRange use;
+  SourceRange target;
+  const ast::Decl* decl = nullptr;
+};
+
 struct Program {
   LoadResult load;
   std::vector<ModuleScope> scopes;  // parallel to load.modules; [0] is the entry file
@@ -36,9 +48,15 @@ struct Program {
   std::set<const ast::Decl*> mutating_actions;
   /// The module each action was declared in (index into scopes).
   std::map<const ast::Decl*, int> action_module;
+  /// Every resolved use of a declared name, in the order the checker met them
+  /// (a use may appear more than once). Names that failed to resolve are absent.
+  std::vector<Reference> references;
 
   const ast::Module& entry() const { return load.modules.at(0)->ast; }
 };
+
+/// The reference whose use covers byte `offset` of `file` (the innermost one), or null.
+const Reference* ReferenceAt(const Program& program, FileId file, std::uint32_t offset);
 
 /// Resolves names, checks types and policies. Reports into `diags`; never throws on bad input.
 Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags);

@@ -267,4 +267,8 @@ std::string Describe(const Plan& plan) {
   return w.out;
 }
 
+std::string ExprText(const json& e) { return Expr(e); }
+std::string PlanText(const json& t) { return Text(t); }
+std::string ProbeText(const json& p) { return Probe(p); }
+
 }  // namespace trix::plan

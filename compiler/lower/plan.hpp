@@ -43,6 +43,11 @@ std::optional<Plan> Lower(const sema::Program& program, const SourceManager& sm,
 /// The plan as a person reads it, in the spirit of `terraform plan`.
 std::string Describe(const Plan& plan);
 
+/// Plan expressions, text (string or parts) and probes as `trixc plan` shows them.
+std::string ExprText(const nlohmann::json& e);
+std::string PlanText(const nlohmann::json& t);
+std::string ProbeText(const nlohmann::json& p);
+
 /// sha256 over the canonical JSON of the plan without its `plan_sha256` field.
 std::string PlanHash(const nlohmann::json& doc);
 

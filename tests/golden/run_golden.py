@@ -6,7 +6,8 @@ helper files for imports live in subfolders), run the command that the phase
 folder names, with cwd = that folder and the file given by its base name, so
 paths in the output do not depend on where the tree is checked out. The
 output (stdout, then stderr, then a line `exit: N`) must equal
-<name>.trix.golden byte for byte.
+<name>.trix.golden byte for byte. A case may have extra arguments, written
+in <name>.trix.args (shell words, e.g. `--pipeline release --env production`).
 
 A case whose name starts with `error.` must exit non-zero; every other case
 must exit 0.
@@ -18,6 +19,7 @@ Set TRIX_UPDATE_GOLDEN=1 to (re)write the golden files instead of comparing.
 import argparse
 import difflib
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,7 @@ PHASES = {
     "check": ["check"],
     "check-json": ["check", "--format", "json"],
     "check-werror": ["check", "--werror"],
+    "graph": ["graph"],
 }
 
 # A case that hangs is a failure, not a stuck CI job.
@@ -40,6 +43,10 @@ def run_case(trixc, phase, case):
     env["NO_COLOR"] = "1"
     env.pop("TERM", None)
     cmd = [trixc] + PHASES[phase] + [case.name]
+    # Extra arguments for one case (e.g. `--pipeline P --env E`): <name>.trix.args.
+    args_file = case.with_name(case.name + ".args")
+    if args_file.exists():
+        cmd += shlex.split(args_file.read_text(encoding="utf-8"))
     try:
         proc = subprocess.run(cmd, cwd=case.parent, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,0 +1,2 @@
+" Trix deployment runbooks.
+autocmd BufRead,BufNewFile *.trix setfiletype trix
