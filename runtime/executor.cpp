@@ -24,6 +24,7 @@
 #include "runtime/http.hpp"
 #include "runtime/journal.hpp"
 #include "runtime/process.hpp"
+#include "runtime/progress.hpp"
 
 namespace trix::rt {
 namespace {
@@ -96,11 +97,10 @@ class Runner {
   }
   void Say(const std::string& who, const std::string& msg) {
     std::lock_guard<std::mutex> lock(out_mu_);
-    if (opt_.json_output) {
-      std::cout << json{{"ts", Now()}, {"run", run_id_}, {"source", who}, {"message", Redact(msg)}}.dump() << std::endl;
-    } else {
-      std::cout << Now() << " " << (who.empty() ? "" : "[" + Redact(who) + "] ") << Redact(msg) << std::endl;
-    }
+    const std::string line = opt_.json_output ? json{{"ts", Now()}, {"run", run_id_}, {"source", who}, {"message", Redact(msg)}}.dump()
+                                              : Now() + " " + (who.empty() ? "" : "[" + Redact(who) + "] ") + Redact(msg);
+    if (progress_) progress_->Line(line);
+    else std::cout << line << std::endl;
   }
   void Record(json r) {
     if (!journal_) return;
@@ -191,6 +191,7 @@ class Runner {
 
   json plan_;
   RunOptions opt_;
+  std::unique_ptr<ProgressView> progress_;
   std::string run_id_;
   std::string run_dir_;
   std::unique_ptr<Journal> journal_;
@@ -394,6 +395,7 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
       std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
     }
     Say(who, "$ " + spec.command);
+    if (progress_ && s.contains("id")) progress_->StepStarted(s["id"].get<std::string>(), Redact(who + ": " + spec.command));
     pr = RunProcess(spec, [&](bool err, const std::string& line) { Say(who, (err ? "! " : "| ") + line); }, CancelFlag());
     if (pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed) break;
     if (pr.cancelled || Stopped()) break;
@@ -476,6 +478,7 @@ bool Runner::Step(const json& s, const std::string& who) {
   if (!BeforeChange(s)) return false;
   const std::string name = s.contains("label") ? s["label"].get<std::string>() : who;
   if (!Done(id)) Record({{"event", "start"}, {"id", id}, {"op", op}, {"loc", s["loc"]}});
+  if (progress_) progress_->StepStarted(id, s.contains("label") ? s["label"].get<std::string>() : op + " at " + Where(s));
   bool ok = true;
   json result = json::object();
   if (op == "run") {
@@ -549,6 +552,7 @@ bool Runner::Step(const json& s, const std::string& who) {
   json end{{"event", "end"}, {"id", id}, {"ok", ok}};
   end.update(result);
   Record(end);
+  if (progress_) progress_->StepFinished(id, ok);
   if (ok) {
     std::lock_guard<std::mutex> lock(state_mu_);
     done_.insert(id);
@@ -576,7 +580,10 @@ bool Runner::Check(const json& c) {
     Say(who, fmt::format("check \"{}\": {}", label, what));
     return true;
   }
+  if (progress_) progress_->StageStarted(who);
+  if (progress_) progress_->StepStarted(c.value("id", ""), "check \"" + label + "\"");
   ProbeOutcome r = Probe(c["probe"], who);
+  if (progress_) progress_->StepFinished(c.value("id", ""), r.pass);
   Say(who, fmt::format("{} \"{}\": {}", r.pass ? "ok" : "FAILED", label, r.detail));
   Record({{"event", "check"}, {"id", c["id"]}, {"label", label}, {"ok", r.pass}, {"detail", r.detail}});
   if (!r.pass) failure_ = fmt::format("check \"{}\" failed ({}) at {}", label, r.detail, Where(c));
@@ -595,9 +602,10 @@ bool Runner::Confirm(const json& c) {
     }
   }
   if (isatty(0) && isatty(1) && !opt_.dry_run) {
-    std::cout << fmt::format("Confirm: {} [y/N] ", text) << std::flush;
+    progress_->Prompt(fmt::format("Confirm: {} [y/N] ", Redact(text)));
     std::string answer;
     std::getline(std::cin, answer);
+    progress_->EndPrompt();
     if (answer == "y" || answer == "Y" || answer == "yes") {
       Record({{"event", "confirm"}, {"id", c["id"]}, {"text", text}, {"by", opt_.started_by}, {"via", "terminal"}});
       return true;
@@ -750,6 +758,7 @@ bool Runner::Top(const json& in) {
     ok = ApproveWait(in["approval"], id);
   } else if (op == "stage") {
     Say("stage " + in.value("name", ""), in.contains("title") ? RenderText(in["title"], Ctx()) : std::string("start"));
+    if (progress_) progress_->StageStarted("stage " + in.value("name", ""));
     ok = Steps(in["children"], "stage " + in.value("name", ""));
     if (ok) Record({{"event", "end"}, {"id", id}, {"ok", true}});
     if (ok) done_.insert(id);
@@ -765,6 +774,7 @@ bool Runner::Top(const json& in) {
 void Runner::Rollback() {
   in_rollback_ = true;
   Say("rollback", "starting: undo blocks newest first, then the rollback block");
+  if (progress_) progress_->StageStarted("rollback");
   Record({{"event", "rollback_start"}, {"reason", failure_}});
   bool ok = true;
   for (auto it = undo_stack_.rbegin(); it != undo_stack_.rend(); ++it) {
@@ -905,6 +915,7 @@ int Runner::Run() {
           {"plan_sha256", plan_["plan_sha256"]},
           {"started_by", opt_.started_by},
           {"pid", static_cast<long>(getpid())}});
+  progress_ = MakeProgressView(DetectProgressOptions(opt_.json_output));
   Say("run", fmt::format("{} {} `{}` on `{}`{} (plan {})", opt_.resume_id.empty() ? "starting" : "resuming", run_id_,
                          plan_.value("pipeline", ""), plan_.value("environment", ""), opt_.dry_run ? " — dry run, nothing will change" : "",
                          plan_.value("plan_sha256", "").substr(0, 12)));
@@ -969,6 +980,7 @@ int Runner::Run() {
   }
   WriteMetrics(status, secs);
   Say("run", fmt::format("{} in {} (exit {})", status, lit::FormatDuration(std::round(secs * 1000)), code));
+  progress_->Close();
   return code;
 }
 
