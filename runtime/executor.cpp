@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <poll.h>
 #include <unistd.h>
 
 #include "compiler/util/literals.hpp"
@@ -69,6 +70,27 @@ std::string ReadText(const std::string& path) {
 double NumOr(const json& j, const char* key, double dflt) {
   if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
   return dflt;
+}
+
+/// Records one answer to a run's pending approval as a file under
+/// runs/ID/approvals/ (written atomically); the waiting run reads it. Both
+/// `trixc approve` and answers typed at the run's terminal go this way.
+void WriteAnswer(const std::string& run_dir, const std::string& approval, const std::string& who, bool deny,
+                 const std::string& plan_hash, const std::string& comment, const std::string& via) {
+  fs::create_directories(run_dir + "/approvals");
+  json ans{{"approval", approval}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan_hash},
+           {"comment", comment}, {"via", via}};
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  ans["at"] = buf;
+  // The name is only part of the file name for readability; keep it a plain file name.
+  std::string safe;
+  for (char c : who) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  static std::atomic<int> n{0};
+  WriteFileAtomic(fmt::format("{}/approvals/{}-{}-{}-{}.json", run_dir, buf, getpid(), n++, safe), ans.dump() + "\n");
 }
 
 class Runner {
@@ -180,6 +202,7 @@ class Runner {
   bool Check(const json& c);
   bool Confirm(const json& c);
   bool ApproveWait(const json& a, const std::string& id);
+  void TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash);
   bool WindowOpen();
   bool BeforeChange(const json& s);
   void Rollback();
@@ -656,6 +679,20 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
                                       " or refuse with `--deny`; times out after {}",
                                       needs, opt_.started_by, run_id_, lit::FormatDuration(NumOr(a, "timeout_s", 86400) * 1000)));
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(NumOr(a, "timeout_s", 86400) * 1000));
+  // Answers typed at the run's own terminal (see TerminalAnswer); `trixc approve` keeps working meanwhile.
+  bool tty_answers = ::isatty(STDIN_FILENO) != 0;
+  std::string typed;
+  const std::string prompt = fmt::format("approve `{}`: type the approver's name, `deny NAME` to refuse, or Enter to keep waiting "
+                                         "({} started the run and does not count): ",
+                                         name, opt_.started_by);
+  if (tty_answers) progress_->Prompt(prompt);
+  struct EndPrompt {
+    ProgressView* v;
+    bool on;
+    ~EndPrompt() {
+      if (on) v->EndPrompt();
+    }
+  } end_prompt{progress_.get(), tty_answers};
   std::set<std::string> seen;
   std::vector<std::set<std::string>> counted(reqs.size());
   const std::string plan_hash = plan_.value("plan_sha256", "");
@@ -691,7 +728,8 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       }
       if (ans.value("decision", "") == "deny") {
         failure_ = fmt::format("approval `{}` was refused by {}", name, who);
-        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash}});
+        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash},
+                {"via", ans.value("via", "approve")}});
         Say("approve " + name, "REFUSED by " + who);
         return false;
       }
@@ -701,8 +739,8 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
         }
       }
       Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "approve"}, {"plan_sha256", plan_hash},
-              {"at", ans.value("at", "")}});
-      Say("approve " + name, "approved by " + who);
+              {"at", ans.value("at", "")}, {"via", ans.value("via", "approve")}});
+      Say("approve " + name, "approved by " + who + (ans.value("via", "") == "terminal" ? " (at the run's terminal)" : ""));
     }
     bool satisfied = true;
     for (std::size_t i = 0; i < reqs.size(); ++i) {
@@ -722,8 +760,62 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       failure_ = "interrupted while waiting for approval";
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!tty_answers) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&pfd, 1, 200) <= 0) continue;
+    char buf[1024];
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) {  // end of input (Ctrl-D) or a read error: only `trixc approve` from now on
+      tty_answers = false;
+      continue;
+    }
+    typed.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = typed.find('\n')) != std::string::npos;) {
+      const std::string line = typed.substr(0, nl);
+      typed.erase(0, nl + 1);
+      TerminalAnswer(line, name, plan_hash);
+      progress_->Prompt(prompt);
+    }
   }
+}
+
+void Runner::TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash) {
+  // A line typed at the run's terminal: `NAME` approves as NAME, `deny NAME`
+  // refuses as NAME, `y`/`yes`/`deny` alone answer as the person presumed
+  // at this terminal, who started the run and therefore never counts; an
+  // empty line or `n` keeps waiting. The answer then goes through the same
+  // checks as one from `trixc approve` (role, plan hash).
+  auto trim = [](std::string t) {
+    const auto b = t.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return std::string();
+    return t.substr(b, t.find_last_not_of(" \t\r") - b + 1);
+  };
+  line = trim(line);
+  bool deny = false;
+  if (line == "deny" || line.rfind("deny ", 0) == 0) {
+    deny = true;
+    line = trim(line.substr(4));
+  }
+  if (line.empty() && !deny) return;
+  if (line == "n" || line == "N" || line == "no") {
+    Say("approve " + approval, "no answer given; still waiting (Ctrl-C stops the run)");
+    return;
+  }
+  const std::string who = line.empty() || line == "y" || line == "Y" || line == "yes" ? opt_.started_by : line;
+  if (who == opt_.started_by) {
+    Say("approve " + approval, fmt::format("{} started this run and cannot {} it (separation of duties): another member of the role "
+                                           "must answer, by typing their name here or with `trixc approve {} --as NAME`",
+                                           who, deny ? "refuse" : "approve", run_id_));
+    return;
+  }
+  if (who.find_first_of(" \t") != std::string::npos) {
+    Say("approve " + approval, fmt::format("`{}` is not a name; type one name, or `deny NAME`", who));
+    return;
+  }
+  WriteAnswer(run_dir_, approval, who, deny, plan_hash, "typed at the run's terminal", "terminal");
 }
 
 bool Runner::Top(const json& in) {
@@ -1011,16 +1103,7 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
     std::cerr << fmt::format("trixc: run `{}` is not waiting for an approval\n", run_id);
     return kErrors;
   }
-  fs::create_directories(dir + "/approvals");
-  json ans{{"approval", pending}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan.value("plan_sha256", "")},
-           {"comment", comment}};
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  ans["at"] = buf;
-  WriteFileAtomic(fmt::format("{}/approvals/{}-{}-{}.json", dir, buf, getpid(), who), ans.dump() + "\n");
+  WriteAnswer(dir, pending, who, deny, plan.value("plan_sha256", ""), comment, "approve");
   std::cout << fmt::format("{} `{}` of run {} as {}\n", deny ? "refused" : "approved", pending, run_id, who);
   return kSucceeded;
 }

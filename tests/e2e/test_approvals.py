@@ -216,6 +216,68 @@ class Approvals(TrixTestCase):
         self.assertExit(self.finish(p), OK)
 
 
+class TerminalApprovals(TrixTestCase):
+    """A run whose stdin is a terminal also takes the answer typed there."""
+
+    def setUp(self):
+        super().setUp()
+        self.runbook(RUNBOOK)
+
+    def start_on_pty(self, starter="carol", which="release"):
+        p = self.start_pty("run", "rb.trix", "--state-dir", "st", "--as", starter, "--param", f"which={which}")
+        self.wait_for(lambda: "type the approver's name" in p.text(), timeout=20, what="the approval prompt")
+        return p
+
+    def test_a_name_typed_at_the_terminal_approves_as_that_person(self):
+        p = self.start_on_pty()
+        self.assertFalse(self.exists("log"))
+        p.send("alice")
+        self.assertEqual(p.wait(), OK, p.text())
+        self.assertEqual(self.lines("log"), ["changed"])
+        [run_id] = self.run_ids()
+        recs = [x for x in self.journal(run_id) if x.get("event") == "approval"]
+        self.assertEqual([(x["who"], x["decision"], x["via"]) for x in recs], [("alice", "approve", "terminal")])
+        self.assertIn("approved by alice (at the run's terminal)", p.text())
+
+    def test_the_starter_typing_yes_is_refused_and_approve_from_elsewhere_still_works(self):
+        p = self.start_on_pty(starter="carol")
+        p.send("y")
+        self.wait_for(lambda: "carol started this run and cannot approve it" in p.text(), timeout=20, what="the refusal")
+        p.send("carol")
+        self.wait_for(lambda: p.text().count("carol started this run and cannot approve it") >= 2, timeout=20,
+                      what="the second refusal")
+        self.assertIsNone(p.proc.poll(), "the starter's own answer let the run go on")
+        self.assertFalse(self.exists("log"))
+        [run_id] = self.run_ids()
+        self.assertIn("waiting for approval", self.status(run_id).stdout)
+        # Another person answers from another terminal while the prompt is up.
+        self.assertExit(self.trixc("approve", run_id, "--as", "bob", "--state-dir", "st"), OK)
+        self.assertEqual(p.wait(), OK, p.text())
+        self.assertEqual(self.lines("log"), ["changed"])
+        recs = [x for x in self.journal(run_id) if x.get("event") == "approval"]
+        self.assertEqual([(x["who"], x["via"]) for x in recs], [("bob", "approve")])
+
+    def test_deny_name_typed_at_the_terminal_stops_the_run(self):
+        p = self.start_on_pty()
+        p.send("deny bob")
+        self.assertEqual(p.wait(), STOPPED, p.text())
+        self.assertFalse(self.exists("log"))
+        self.assertIn("REFUSED by bob", p.text())
+
+    def test_a_typed_non_member_does_not_count_and_enter_keeps_waiting(self):
+        p = self.start_on_pty()
+        p.send("mallory")
+        self.wait_for(lambda: "mallory is not in a role" in p.text(), timeout=20, what="the non-member to be ignored")
+        p.send("")
+        p.send("n")
+        self.wait_for(lambda: "still waiting" in p.text(), timeout=20, what="`n` to keep waiting")
+        self.assertIsNone(p.proc.poll())
+        self.assertFalse(self.exists("log"))
+        p.send("bob")
+        self.assertEqual(p.wait(), OK, p.text())
+        self.assertEqual(self.lines("log"), ["changed"])
+
+
 CONFIRM_RUNBOOK = """\
 environment dev { x = 1 }
 
