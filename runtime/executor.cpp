@@ -207,6 +207,7 @@ class Runner {
   bool BeforeChange(const json& s);
   void Rollback();
   void WriteMetrics(const std::string& status, double seconds);
+  void PushMetrics(const std::string& text);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -886,11 +887,11 @@ void Runner::Rollback() {
 }
 
 void Runner::WriteMetrics(const std::string& status, double seconds) {
-  if (opt_.metrics_file.empty()) return;
+  if (opt_.metrics_file.empty() && opt_.pushgateway.empty()) return;
   // Counters accumulate across runs: read what the file says so far.
   std::map<std::string, double> prev;
   {
-    std::istringstream in(ReadText(opt_.metrics_file));
+    std::istringstream in(opt_.metrics_file.empty() ? std::string() : ReadText(opt_.metrics_file));
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
@@ -917,7 +918,33 @@ void Runner::WriteMetrics(const std::string& status, double seconds) {
     const std::string mine = status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
     m += fmt::format("trix_deployment_status{{{},status=\"{}\"}} {}\n", labels, st, mine == st ? 1 : 0);
   }
-  WriteFileAtomic(opt_.metrics_file, m);
+  if (!opt_.metrics_file.empty()) WriteFileAtomic(opt_.metrics_file, m);
+  if (!opt_.pushgateway.empty()) PushMetrics(m);
+}
+
+void Runner::PushMetrics(const std::string& text) {
+  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E.
+  auto seg = [](const std::string& v) {
+    std::string out;
+    for (unsigned char c : v) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
+    return out;
+  };
+  std::string base = opt_.pushgateway;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = fmt::format("{}/metrics/job/trix/pipeline/{}/environment/{}", base, seg(plan_.value("pipeline", "")), seg(plan_.value("environment", "")));
+  req.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+  req.body = text;
+  req.timeout_s = 10;
+  HttpResponse resp = HttpCall(req);
+  if (resp.ok && resp.status >= 200 && resp.status < 300) {
+    Say("metrics", "pushed to " + req.url);
+  } else {
+    // The deployment's outcome does not depend on its monitoring.
+    Say("metrics", fmt::format("warning: could not push the metrics to {} ({}); the run's outcome is unchanged", req.url,
+                               resp.ok ? fmt::format("HTTP {}", resp.status) : resp.error));
+  }
 }
 
 int Runner::Run() {
