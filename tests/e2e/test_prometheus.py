@@ -159,8 +159,8 @@ pipeline p {
 """)
         p = self.start_rb()
         def polling():
-            ids = self.run_ids()
-            return ids and any(r.get("event") == "start" and r.get("op") == "wait_until" for r in self.journal(ids[0]))
+            ids = self.run_ids()  # the run's directory exists a moment before its journal
+            return ids and (self.state / "runs" / ids[0] / "journal.jsonl").exists() and any(r.get("event") == "start" and r.get("op") == "wait_until" for r in self.journal(ids[0]))
         self.wait_for(polling, timeout=30, what="the journal to show the wait started", proc=p)
         time.sleep(1.5)  # a few polls see 0
         self.assertIsNone(p.poll(), "the wait passed while app_ready was 0")
