@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <poll.h>
 #include <unistd.h>
 
 #include "compiler/util/literals.hpp"
@@ -25,6 +26,7 @@
 #include "runtime/journal.hpp"
 #include "runtime/process.hpp"
 #include "runtime/rollout.hpp"
+#include "runtime/progress.hpp"
 
 namespace trix::rt {
 namespace {
@@ -71,6 +73,27 @@ double NumOr(const json& j, const char* key, double dflt) {
   return dflt;
 }
 
+/// Records one answer to a run's pending approval as a file under
+/// runs/ID/approvals/ (written atomically); the waiting run reads it. Both
+/// `trixc approve` and answers typed at the run's terminal go this way.
+void WriteAnswer(const std::string& run_dir, const std::string& approval, const std::string& who, bool deny,
+                 const std::string& plan_hash, const std::string& comment, const std::string& via) {
+  fs::create_directories(run_dir + "/approvals");
+  json ans{{"approval", approval}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan_hash},
+           {"comment", comment}, {"via", via}};
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  ans["at"] = buf;
+  // The name is only part of the file name for readability; keep it a plain file name.
+  std::string safe;
+  for (char c : who) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  static std::atomic<int> n{0};
+  WriteFileAtomic(fmt::format("{}/approvals/{}-{}-{}-{}.json", run_dir, buf, getpid(), n++, safe), ans.dump() + "\n");
+}
+
 class Runner {
   friend class DeployHost;
 
@@ -99,17 +122,16 @@ class Runner {
   }
   void Say(const std::string& who, const std::string& msg) {
     std::lock_guard<std::mutex> lock(out_mu_);
-    if (opt_.json_output) {
-      std::cout << json{{"ts", Now()}, {"run", run_id_}, {"source", who}, {"message", Redact(msg)}}.dump() << std::endl;
-    } else {
-      std::cout << Now() << " " << (who.empty() ? "" : "[" + Redact(who) + "] ") << Redact(msg) << std::endl;
-    }
+    const std::string line = opt_.json_output ? json{{"ts", Now()}, {"run", run_id_}, {"source", who}, {"message", Redact(msg)}}.dump()
+                                              : Now() + " " + (who.empty() ? "" : "[" + Redact(who) + "] ") + Redact(msg);
+    if (progress_) progress_->Line(line);
+    else std::cout << line << std::endl;
   }
-  void Record(json r) {
+  void Record(json r, Journal::Durability d = Journal::Durability::kSynced) {
     if (!journal_) return;
     std::lock_guard<std::mutex> lock(journal_mu_);
     r["run"] = run_id_;
-    journal_->Append(RedactJson(r));
+    journal_->Append(RedactJson(r), d);
   }
 
   // ---- evaluation -------------------------------------------------------------------------
@@ -183,10 +205,12 @@ class Runner {
   bool Check(const json& c);
   bool Confirm(const json& c);
   bool ApproveWait(const json& a, const std::string& id);
+  void TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash);
   bool WindowOpen();
   bool BeforeChange(const json& s);
   void Rollback();
   void WriteMetrics(std::string status, double seconds);
+  void PushMetrics(const std::string& text);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -200,6 +224,7 @@ class Runner {
   bool abort_failed_ = false;                       // a rollout's abort failed: rollback cannot be clean
   json plan_;
   RunOptions opt_;
+  std::unique_ptr<ProgressView> progress_;
   std::string run_id_;
   std::string run_dir_;
   std::unique_ptr<Journal> journal_;
@@ -484,6 +509,7 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
       std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
     }
     Say(who, "$ " + spec.command);
+    if (progress_ && s.contains("id")) progress_->StepStarted(s["id"].get<std::string>(), Redact(who + ": " + spec.command));
     pr = RunProcess(spec, [&](bool err, const std::string& line) { Say(who, (err ? "! " : "| ") + line); }, CancelFlag());
     if (pr.exit_code == 0 && !pr.timed_out && !pr.spawn_failed) break;
     if (pr.cancelled || Stopped()) break;
@@ -566,6 +592,7 @@ bool Runner::Step(const json& s, const std::string& who) {
   if (!BeforeChange(s)) return false;
   const std::string name = s.contains("label") ? s["label"].get<std::string>() : who;
   if (!Done(id)) Record({{"event", "start"}, {"id", id}, {"op", op}, {"loc", s["loc"]}});
+  if (progress_) progress_->StepStarted(id, s.contains("label") ? s["label"].get<std::string>() : op + " at " + Where(s));
   bool ok = true;
   json result = json::object();
   if (op == "run") {
@@ -638,7 +665,11 @@ bool Runner::Step(const json& s, const std::string& who) {
   }
   json end{{"event", "end"}, {"id", id}, {"ok", ok}};
   end.update(result);
-  Record(end);
+  // Written now (a crash of trixc cannot lose it) but synced by the next
+  // synced record: the next step's start, a check, an approval wait or the
+  // run's end. One fdatasync per step instead of two.
+  Record(end, Journal::Durability::kDeferred);
+  if (progress_) progress_->StepFinished(id, ok);
   if (ok) {
     std::lock_guard<std::mutex> lock(state_mu_);
     done_.insert(id);
@@ -666,7 +697,10 @@ bool Runner::Check(const json& c) {
     Say(who, fmt::format("check \"{}\": {}", label, what));
     return true;
   }
+  if (progress_) progress_->StageStarted(who);
+  if (progress_) progress_->StepStarted(c.value("id", ""), "check \"" + label + "\"");
   ProbeOutcome r = Probe(c["probe"], who);
+  if (progress_) progress_->StepFinished(c.value("id", ""), r.pass);
   Say(who, fmt::format("{} \"{}\": {}", r.pass ? "ok" : "FAILED", label, r.detail));
   Record({{"event", "check"}, {"id", c["id"]}, {"label", label}, {"ok", r.pass}, {"detail", r.detail}});
   if (!r.pass) failure_ = fmt::format("check \"{}\" failed ({}) at {}", label, r.detail, Where(c));
@@ -685,9 +719,10 @@ bool Runner::Confirm(const json& c) {
     }
   }
   if (isatty(0) && isatty(1) && !opt_.dry_run) {
-    std::cout << fmt::format("Confirm: {} [y/N] ", text) << std::flush;
+    progress_->Prompt(fmt::format("Confirm: {} [y/N] ", Redact(text)));
     std::string answer;
     std::getline(std::cin, answer);
+    progress_->EndPrompt();
     if (answer == "y" || answer == "Y" || answer == "yes") {
       Record({{"event", "confirm"}, {"id", c["id"]}, {"text", text}, {"by", opt_.started_by}, {"via", "terminal"}});
       return true;
@@ -738,6 +773,20 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
                                       " or refuse with `--deny`; times out after {}",
                                       needs, opt_.started_by, run_id_, lit::FormatDuration(NumOr(a, "timeout_s", 86400) * 1000)));
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(NumOr(a, "timeout_s", 86400) * 1000));
+  // Answers typed at the run's own terminal (see TerminalAnswer); `trixc approve` keeps working meanwhile.
+  bool tty_answers = ::isatty(STDIN_FILENO) != 0;
+  std::string typed;
+  const std::string prompt = fmt::format("approve `{}`: type the approver's name, `deny NAME` to refuse, or Enter to keep waiting "
+                                         "({} started the run and does not count): ",
+                                         name, opt_.started_by);
+  if (tty_answers) progress_->Prompt(prompt);
+  struct EndPrompt {
+    ProgressView* v;
+    bool on;
+    ~EndPrompt() {
+      if (on) v->EndPrompt();
+    }
+  } end_prompt{progress_.get(), tty_answers};
   std::set<std::string> seen;
   std::vector<std::set<std::string>> counted(reqs.size());
   const std::string plan_hash = plan_.value("plan_sha256", "");
@@ -773,7 +822,8 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       }
       if (ans.value("decision", "") == "deny") {
         failure_ = fmt::format("approval `{}` was refused by {}", name, who);
-        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash}});
+        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash},
+                {"via", ans.value("via", "approve")}});
         Say("approve " + name, "REFUSED by " + who);
         return false;
       }
@@ -783,8 +833,8 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
         }
       }
       Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "approve"}, {"plan_sha256", plan_hash},
-              {"at", ans.value("at", "")}});
-      Say("approve " + name, "approved by " + who);
+              {"at", ans.value("at", "")}, {"via", ans.value("via", "approve")}});
+      Say("approve " + name, "approved by " + who + (ans.value("via", "") == "terminal" ? " (at the run's terminal)" : ""));
     }
     bool satisfied = true;
     for (std::size_t i = 0; i < reqs.size(); ++i) {
@@ -804,8 +854,62 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       failure_ = "interrupted while waiting for approval";
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!tty_answers) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&pfd, 1, 200) <= 0) continue;
+    char buf[1024];
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) {  // end of input (Ctrl-D) or a read error: only `trixc approve` from now on
+      tty_answers = false;
+      continue;
+    }
+    typed.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = typed.find('\n')) != std::string::npos;) {
+      const std::string line = typed.substr(0, nl);
+      typed.erase(0, nl + 1);
+      TerminalAnswer(line, name, plan_hash);
+      progress_->Prompt(prompt);
+    }
   }
+}
+
+void Runner::TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash) {
+  // A line typed at the run's terminal: `NAME` approves as NAME, `deny NAME`
+  // refuses as NAME, `y`/`yes`/`deny` alone answer as the person presumed
+  // at this terminal, who started the run and therefore never counts; an
+  // empty line or `n` keeps waiting. The answer then goes through the same
+  // checks as one from `trixc approve` (role, plan hash).
+  auto trim = [](std::string t) {
+    const auto b = t.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return std::string();
+    return t.substr(b, t.find_last_not_of(" \t\r") - b + 1);
+  };
+  line = trim(line);
+  bool deny = false;
+  if (line == "deny" || line.rfind("deny ", 0) == 0) {
+    deny = true;
+    line = trim(line.substr(4));
+  }
+  if (line.empty() && !deny) return;
+  if (line == "n" || line == "N" || line == "no") {
+    Say("approve " + approval, "no answer given; still waiting (Ctrl-C stops the run)");
+    return;
+  }
+  const std::string who = line.empty() || line == "y" || line == "Y" || line == "yes" ? opt_.started_by : line;
+  if (who == opt_.started_by) {
+    Say("approve " + approval, fmt::format("{} started this run and cannot {} it (separation of duties): another member of the role "
+                                           "must answer, by typing their name here or with `trixc approve {} --as NAME`",
+                                           who, deny ? "refuse" : "approve", run_id_));
+    return;
+  }
+  if (who.find_first_of(" \t") != std::string::npos) {
+    Say("approve " + approval, fmt::format("`{}` is not a name; type one name, or `deny NAME`", who));
+    return;
+  }
+  WriteAnswer(run_dir_, approval, who, deny, plan_hash, "typed at the run's terminal", "terminal");
 }
 
 bool Runner::Top(const json& in) {
@@ -840,6 +944,7 @@ bool Runner::Top(const json& in) {
     ok = ApproveWait(in["approval"], id);
   } else if (op == "stage") {
     Say("stage " + in.value("name", ""), in.contains("title") ? RenderText(in["title"], Ctx()) : std::string("start"));
+    if (progress_) progress_->StageStarted("stage " + in.value("name", ""));
     ok = Steps(in["children"], "stage " + in.value("name", ""));
     if (ok) Record({{"event", "end"}, {"id", id}, {"ok", true}});
     if (ok) done_.insert(id);
@@ -855,6 +960,7 @@ bool Runner::Top(const json& in) {
 void Runner::Rollback() {
   in_rollback_ = true;
   Say("rollback", "starting: undo blocks newest first, then the rollback block");
+  if (progress_) progress_->StageStarted("rollback");
   Record({{"event", "rollback_start"}, {"reason", failure_}});
   bool ok = true;
   for (auto it = undo_stack_.rbegin(); it != undo_stack_.rend(); ++it) {
@@ -875,11 +981,11 @@ void Runner::Rollback() {
 }
 
 void Runner::WriteMetrics(std::string status, double seconds) {
-  if (opt_.metrics_file.empty()) return;
+  if (opt_.metrics_file.empty() && opt_.pushgateway.empty()) return;
   // Counters accumulate across runs: read what the file says so far.
   std::map<std::string, double> prev;
   {
-    std::istringstream in(ReadText(opt_.metrics_file));
+    std::istringstream in(opt_.metrics_file.empty() ? std::string() : ReadText(opt_.metrics_file));
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
@@ -919,7 +1025,33 @@ void Runner::WriteMetrics(std::string status, double seconds) {
     const bool mine = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
     m += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), mine ? 1 : 0);
   }
-  WriteFileAtomic(opt_.metrics_file, m);
+  if (!opt_.metrics_file.empty()) WriteFileAtomic(opt_.metrics_file, m);
+  if (!opt_.pushgateway.empty()) PushMetrics(m);
+}
+
+void Runner::PushMetrics(const std::string& text) {
+  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E.
+  auto seg = [](const std::string& v) {
+    std::string out;
+    for (unsigned char c : v) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
+    return out;
+  };
+  std::string base = opt_.pushgateway;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = fmt::format("{}/metrics/job/trix/pipeline/{}/environment/{}", base, seg(plan_.value("pipeline", "")), seg(plan_.value("environment", "")));
+  req.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+  req.body = text;
+  req.timeout_s = 10;
+  HttpResponse resp = HttpCall(req);
+  if (resp.ok && resp.status >= 200 && resp.status < 300) {
+    Say("metrics", "pushed to " + req.url);
+  } else {
+    // The deployment's outcome does not depend on its monitoring.
+    Say("metrics", fmt::format("warning: could not push the metrics to {} ({}); the run's outcome is unchanged", req.url,
+                               resp.ok ? fmt::format("HTTP {}", resp.status) : resp.error));
+  }
 }
 
 int Runner::Run() {
@@ -1012,6 +1144,7 @@ int Runner::Run() {
           {"started_by", opt_.started_by},
           {"drill", opt_.drill},
           {"pid", static_cast<long>(getpid())}});
+  progress_ = MakeProgressView(DetectProgressOptions(opt_.json_output));
   Say("run", fmt::format("{} {} `{}` on `{}`{} (plan {})", opt_.resume_id.empty() ? "starting" : "resuming", run_id_,
                          plan_.value("pipeline", ""), plan_.value("environment", ""), opt_.dry_run ? " — dry run, nothing will change" : "",
                          plan_.value("plan_sha256", "").substr(0, 12)));
@@ -1098,6 +1231,7 @@ int Runner::Run() {
   }
   WriteMetrics(status, secs);
   Say("run", fmt::format("{} in {} (exit {})", status, lit::FormatDuration(std::round(secs * 1000)), code));
+  progress_->Close();
   return code;
 }
 
@@ -1128,16 +1262,7 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
     std::cerr << fmt::format("trixc: run `{}` is not waiting for an approval\n", run_id);
     return kErrors;
   }
-  fs::create_directories(dir + "/approvals");
-  json ans{{"approval", pending}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan.value("plan_sha256", "")},
-           {"comment", comment}};
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  ans["at"] = buf;
-  WriteFileAtomic(fmt::format("{}/approvals/{}-{}-{}.json", dir, buf, getpid(), who), ans.dump() + "\n");
+  WriteAnswer(dir, pending, who, deny, plan.value("plan_sha256", ""), comment, "approve");
   std::cout << fmt::format("{} `{}` of run {} as {}\n", deny ? "refused" : "approved", pending, run_id, who);
   return kSucceeded;
 }

@@ -33,6 +33,7 @@ struct RunOptions {
   std::string attest_file;        // --attest: {"confirm text": "who attests"}
   std::string override_window;    // --override-window "reason"
   std::string metrics_file;       // --metrics-file (textfile collector)
+  std::string pushgateway;        // --pushgateway URL (Prometheus Pushgateway)
   bool json_output = false;       // --output json
   bool drill = false;             // --drill: roll back on purpose after the last stage (§12)
   std::string started_by;         // default: the OS login name

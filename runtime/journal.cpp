@@ -341,10 +341,19 @@ Journal::Journal(const std::string& path) : path_(path) {
 }
 
 Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    if (unsynced_) (void)SyncData(fd_);
+    ::close(fd_);
+  }
 }
 
-void Journal::Append(nlohmann::json record) {
+void Journal::Sync() {
+  if (fd_ < 0 || !unsynced_) return;
+  if (int err = SyncData(fd_)) ThrowErrno("cannot fsync journal " + path_, err);
+  unsynced_ = false;
+}
+
+void Journal::Append(nlohmann::json record, Durability durability) {
   if (!record.is_object()) throw std::invalid_argument("journal record must be a JSON object");
   if (fd_ < 0) throw std::runtime_error("journal " + path_ + " is not open");
   long long seq = seq_ + 1;
@@ -367,7 +376,13 @@ void Journal::Append(nlohmann::json record) {
   // After a failed fsync the kernel may already have dropped the dirty pages
   // and report success next time, so we never retry: the caller must treat
   // the record (and the run) as not durably journalled.
-  if (int err = SyncData(fd_)) ThrowErrno("cannot fsync journal " + path_, err);
+  if (durability == Durability::kSynced) {
+    // One fdatasync also covers every record written before it unsynced.
+    if (int err = SyncData(fd_)) ThrowErrno("cannot fsync journal " + path_, err);
+    unsynced_ = false;
+  } else {
+    unsynced_ = true;
+  }
   seq_ = seq;
 }
 

@@ -1,10 +1,16 @@
 // The run journal: .trix/runs/RUN_ID/journal.jsonl, one JSON record per line.
 //
 // Invariants: each Append writes one complete line with a single write(2)
-// and fsyncs it before returning (and fsyncs the directory when the file is
-// new), so a crash at any byte leaves a readable prefix: ReadJournal returns
-// every complete record and ignores a torn final line. Records are never
-// rewritten. Secret values never reach Append (callers redact first).
+// before returning, so a crash of the process never loses a record, and a
+// crash at any byte leaves a readable prefix: ReadJournal returns every
+// complete record and ignores a torn final line. A kSynced Append (the
+// default) also fdatasyncs before returning, which makes it and every record
+// before it survive a crash of the machine; a kDeferred record is made
+// durable by the next kSynced one, Sync() or the destructor. (The runtime
+// defers only a step's end record: the next step's start record, synced
+// before that step runs, carries it to disk.) The directory is fsynced when
+// the file is new. Records are never rewritten. Secret values never reach
+// Append (callers redact first).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -22,14 +28,18 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
+  enum class Durability { kSynced, kDeferred };
   /// Appends one record (adds "ts": RFC 3339 UTC with milliseconds, and "seq": n).
-  void Append(nlohmann::json record);
+  void Append(nlohmann::json record, Durability durability = Durability::kSynced);
+  /// Makes every record appended so far durable (no-op when nothing is pending).
+  void Sync();
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
   int fd_ = -1;
   long long seq_ = 0;
+  bool unsynced_ = false;
 };
 
 /// Every complete record of a journal file, in order. A last line without a

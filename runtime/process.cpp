@@ -117,6 +117,41 @@ struct ChildFailure {
 constexpr int kStageChdir = 1;
 constexpr int kStageExec = 2;
 
+// The shell's side of the watchdog's vfork: async-signal-safe system calls
+// only, then execve or _exit (never a return: it shares the watchdog's stack).
+[[noreturn]] __attribute__((noinline)) void ExecShell(pid_t watchdog, const char* dir, char* const argv[], char* const envp[],
+                                                      int null_fd, int out_fd, int err_fd, int status_fd) {
+#ifdef __linux__
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != watchdog) ::_exit(127);
+#else
+  (void)watchdog;
+#endif
+  // The shell must start with default signal handling and nothing blocked:
+  // ignored signals (SIGPIPE, SIGINT in a runtime that handles Ctrl-C) would
+  // otherwise stay ignored in every command of the step. (vfork does not
+  // share the signal dispositions, so this leaves the watchdog's alone.)
+  sigset_t none;
+  ::sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  if (::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+  ChildFailure failure{0, 0};
+  if (dir[0] != '\0' && ::chdir(dir) != 0) {
+    failure = {kStageChdir, errno};
+  } else {
+    ::execve("/bin/sh", argv, envp);
+    failure = {kStageExec, errno};
+  }
+  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
 // The watchdog's answer to the runtime's death: kill the whole step.
 void OnRuntimeDeath(int) { ::kill(0, SIGKILL); }
 
@@ -152,53 +187,30 @@ void OnRuntimeDeath(int) { ::kill(0, SIGKILL); }
   ::sigaction(SIGINT, &ign, nullptr);
   ::sigaction(SIGHUP, &ign, nullptr);
   const pid_t watchdog = ::getpid();
-  const pid_t shell = ::fork();
+  // vfork: the watchdog is single-threaded, and the shell's side only makes
+  // system calls on its own frame (ExecShell) before execve or _exit; it
+  // saves copying the page tables of a process as big as trixc once more
+  // per step.
+  const pid_t shell = ::vfork();
+  if (shell == 0) ExecShell(watchdog, dir, argv, envp, null_fd, out_fd, err_fd, status_fd);
   if (shell < 0) {
     ChildFailure failure{kStageExec, errno};
     ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
     (void)ignored;
     ::_exit(127);
   }
-  if (shell > 0) {
-    // The watchdog holds no pipe ends, so EOF on them means the step's processes let go.
-    ::close(null_fd);
-    ::close(out_fd);
-    ::close(err_fd);
-    ::close(status_fd);
-    for (int fd = 0; fd < 3; ++fd) ::close(fd);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int st = 0;
-    while (::waitpid(shell, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFSIGNALED(st)) ::_exit(128 + WTERMSIG(st));
-    ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
-  }
-#ifdef __linux__
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != watchdog) ::_exit(127);
-#else
-  (void)watchdog;
-#endif
-  // The shell must start with default signal handling and nothing blocked:
-  // ignored signals (SIGPIPE, SIGINT in a runtime that handles Ctrl-C) would
-  // otherwise stay ignored in every command of the step.
+  // The watchdog holds no pipe ends, so EOF on them means the step's processes let go.
+  ::close(null_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  ::close(status_fd);
+  for (int fd = 0; fd < 3; ++fd) ::close(fd);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
-
-  if (::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
-  ChildFailure failure{0, 0};
-  if (dir[0] != '\0' && ::chdir(dir) != 0) {
-    failure = {kStageChdir, errno};
-  } else {
-    ::execve("/bin/sh", argv, envp);
-    failure = {kStageExec, errno};
+  int st = 0;
+  while (::waitpid(shell, &st, 0) < 0 && errno == EINTR) {
   }
-  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
-  (void)ignored;
-  ::_exit(127);
+  if (WIFSIGNALED(st)) ::_exit(128 + WTERMSIG(st));
+  ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
 }
 
 // One output stream of the child: line splitting and capture.

@@ -33,11 +33,12 @@ ctest --test-dir "$dir" --output-on-failure
 
 phase "sanitizer build"
 asan=$(bash tools/build.sh --sanitize | tail -1)
-# e2e is timing-sensitive (approval timeouts of 2 s) and runs in the normal build;
-# under ASan it flaked twice (test_approvals), so this phase runs unit, golden and examples.
+# Every suite, e2e included: the e2e tests wait on observable state (status,
+# journal, output) with generous limits instead of fixed sleeps, and passed 3
+# times in a row pinned to one core shared with a higher-priority busy loop.
 phase "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$asan" --output-on-failure -E e2e
+  ctest --test-dir "$asan" --output-on-failure
 
 phase "fuzz build"
 fuzz=$(bash tools/build.sh --fuzz | tail -1)

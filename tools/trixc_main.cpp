@@ -390,6 +390,7 @@ int main(int argc, char** argv) {
   runc->add_option("--attest", run_opt.attest_file, "JSON file answering `confirm` items: {\"text\": \"who attests\"}");
   runc->add_option("--override-window", run_opt.override_window, "Deploy outside the window or in a freeze; the reason is journalled");
   runc->add_option("--metrics-file", run_opt.metrics_file, "Write Prometheus metrics here (textfile collector format)");
+  runc->add_option("--pushgateway", run_opt.pushgateway, "Push the metrics to this Prometheus Pushgateway at the end of the run");
   runc->add_option("--as", run_opt.started_by, "Who starts the run (default: the login name)");
   std::string run_output = "text";
   runc->add_option("--output", run_output, "Progress as text lines or one JSON event per line")->check(CLI::IsMember({"text", "json"}));

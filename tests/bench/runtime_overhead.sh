@@ -17,18 +17,22 @@ cd "$work"
   echo '  }'
   echo '}'
 } > bench.trix
-now() { date +%s.%N; }
-best_loop=999 best_trixc=999
-for round in 1 2 3; do
-  t0=$(now); for ((i = 0; i < n; i++)); do sh -c true; done; t1=$(now)
-  loop=$(echo "$t1 - $t0" | bc -l)
+# real, user and system seconds of a command (children included)
+TIMEFORMAT='%R %U %S'
+measure() { { time "$@" > /dev/null 2>&1; } 2>&1; }
+loop() { for ((i = 0; i < n; i++)); do sh -c true; done; }
+best() { sort -n | head -1; }
+: > loop.times; : > trixc.times
+for round in 1 2 3 4 5; do
+  measure loop >> loop.times
   rm -rf .trix
-  t0=$(now); "$trixc" run bench.trix > /dev/null; t1=$(now)
-  run=$(echo "$t1 - $t0" | bc -l)
-  best_loop=$(echo "if ($loop < $best_loop) $loop else $best_loop" | bc -l)
-  best_trixc=$(echo "if ($run < $best_trixc) $run else $best_trixc" | bc -l)
+  measure "$trixc" run bench.trix >> trixc.times
 done
-printf 'steps: %d  (best of 3 rounds; machine: %s, %s cores)\n' "$n" "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)"
-printf 'bash loop of sh -c true: %.3f s\n' "$best_loop"
-printf 'trixc run:               %.3f s  (%.2f ms per step)\n' "$best_trixc" "$(echo "$best_trixc * 1000 / $n" | bc -l)"
-printf 'ratio:                   %.2fx  (target <= 1.3x)\n' "$(echo "$best_trixc / $best_loop" | bc -l)"
+# best (minimum) wall time of the rounds, and the CPU time (user+sys) of that round
+pick() { sort -n "$1" | head -1; }
+read -r lw lu ls < <(pick loop.times)
+read -r tw tu ts < <(pick trixc.times)
+printf 'steps: %d  (best of 5 rounds; machine: %s, %s cores, load %s)\n' "$n" "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'bash loop of sh -c true: %.3f s wall, %.3f s CPU\n' "$lw" "$(echo "$lu + $ls" | bc -l)"
+printf 'trixc run:               %.3f s wall, %.3f s CPU  (%.2f ms per step)\n' "$tw" "$(echo "$tu + $ts" | bc -l)" "$(echo "$tw * 1000 / $n" | bc -l)"
+printf 'ratio:                   %.2fx wall, %.2fx CPU  (target <= 1.3x)\n' "$(echo "$tw / $lw" | bc -l)" "$(echo "($tu + $ts) / ($lu + $ls)" | bc -l)"

@@ -127,6 +127,84 @@ class LocalHttpServer:
         self.server.server_close()
 
 
+class PtyProcess:
+    """trixc on a real pseudo-terminal (stdin, stdout and stderr all on it).
+
+    A thread reads the terminal into `output` (bytes, as the terminal got
+    them: escape codes and CR LF included); `send()` types a line."""
+
+    def __init__(self, argv, cwd, env, rows=24, cols=100):
+        import fcntl
+        import pty
+        import struct
+        import termios
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
+        os.close(slave)
+        self._lock = threading.Lock()
+        self._out = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: every slave end is closed
+                return
+            if not data:
+                return
+            with self._lock:
+                self._out += data
+
+    @property
+    def output(self):
+        with self._lock:
+            return bytes(self._out)
+
+    def text(self):
+        return self.output.decode("utf-8", "replace")
+
+    def send(self, line):
+        os.write(self.master, (line + "\n").encode())
+
+    def wait(self, timeout=DEFAULT_TIMEOUT):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"trixc on a pty did not finish within {timeout}s; output:\n{self.text()}")
+        self.reader.join(timeout=5)
+        return rc
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+def screen_lines(raw):
+    """What a terminal would finally show, line by line, for output that
+    redraws with CR and erase-line (ESC[K): each line is the text after its
+    last CR, with the SGR colour codes removed."""
+    import re
+    text = raw.decode("utf-8", "replace")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    lines = []
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        line = line.split("\r")[-1]
+        lines.append(line.replace("\x1b[K", ""))
+    return lines
+
+
 class TrixTestCase(unittest.TestCase):
     """Base class: a fresh temp dir per test, helpers to run trixc in it."""
 
@@ -225,6 +303,13 @@ class TrixTestCase(unittest.TestCase):
         p.out_path = self.dir / f".trixc{n}.out"
         p.err_path = self.dir / f".trixc{n}.err"
         self._procs.append(p)
+        return p
+
+    def start_pty(self, *args, env=None, drop_env=()):
+        """Starts trixc on a pseudo-terminal (a PtyProcess); TERM=xterm unless `env` says otherwise."""
+        full = self.env_for(dict({"TERM": "xterm"}, **(env or {})), drop_env)
+        p = PtyProcess([TRIXC, *map(str, args)], cwd=self.dir, env=full)
+        self.addCleanup(p.close)
         return p
 
     def start_rb(self, *args, rb="rb.trix", **kw):

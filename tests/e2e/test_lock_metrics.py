@@ -4,7 +4,7 @@ Prometheus metrics file of §11 (`--metrics-file`)."""
 import re
 import unittest
 
-from e2e_support import OK, ROLLED_BACK, ROLLBACK_FAILED, STOPPED, TrixTestCase
+from e2e_support import OK, ROLLED_BACK, ROLLBACK_FAILED, STOPPED, Route, TrixTestCase, free_port
 
 LOCK_RUNBOOK = """\
 environment dev { x = 1 }
@@ -154,6 +154,46 @@ class Metrics(TrixTestCase):
         self.run_with_metrics("ok", OK)
         totals, _ = self.run_with_metrics("ok", OK)
         self.assertEqual(totals.get("succeeded"), 2)
+
+
+class Pushgateway(TrixTestCase):
+    """--pushgateway URL: the same metrics text, PUT to a real HTTP server."""
+
+    PATH = "/metrics/job/trix/pipeline/rel/environment/dev"
+
+    def setUp(self):
+        super().setUp()
+        self.runbook(METRICS_RUNBOOK)
+
+    def test_metrics_are_pushed_to_the_grouping_key_path(self):
+        gw = self.http_server({self.PATH: Route(200, "")})
+        r = self.run_rb("--param", "mode=step", "--pushgateway", gw.url + "/", "--metrics-file", "metrics.prom")
+        self.assertExit(r, ROLLED_BACK)
+        pushes = [(m, p, b, h) for (m, p, b, h) in gw.requests if p == self.PATH]
+        self.assertEqual(len(pushes), 1, gw.requests)
+        method, _path, body, headers = pushes[0]
+        self.assertEqual(method, "PUT")
+        self.assertTrue(headers.get("Content-Type", "").startswith("text/plain"))
+        # The body is exactly what --metrics-file got.
+        self.assertEqual(body, self.read("metrics.prom"))
+        metrics = parse_metrics(body)
+        totals = {labels["status"]: v for labels, v in metrics["trix_deployments_total"]}
+        self.assertEqual(totals["rolled_back"], 1)
+        self.assertEqual(metrics["trix_rollbacks_total"][0][1], 1)
+        self.assertIn("pushed to", r.stdout)
+
+    def test_a_failed_push_is_a_warning_not_a_failure(self):
+        gw = self.http_server({})  # every path answers 404
+        r = self.run_rb("--param", "mode=ok", "--pushgateway", gw.url)
+        self.assertExit(r, OK)
+        self.assertEqual(gw.paths("PUT"), [self.PATH])
+        self.assertIn("warning: could not push the metrics", r.stdout)
+        self.assertIn("HTTP 404", r.stdout)
+
+    def test_an_unreachable_pushgateway_does_not_change_the_exit_code(self):
+        r = self.run_rb("--param", "mode=gate", "--pushgateway", f"http://127.0.0.1:{free_port()}")
+        self.assertExit(r, STOPPED)
+        self.assertIn("warning: could not push the metrics", r.stdout)
 
 
 if __name__ == "__main__":
