@@ -101,19 +101,23 @@ struct Tree {
     const char* begin;
   };
   std::vector<Node> nodes;
-  std::vector<Mark> marks;
+  // The marks of the rule attempts in progress: marks[0, depth). A plain
+  // array with a depth counter, not push_back/pop_back: Start runs for
+  // every attempt of most rules.
+  std::vector<Mark> marks = std::vector<Mark>(256);
+  std::size_t depth = 0;
   std::vector<const Node*> kids;
 
   void Reset() {
     nodes.clear();
-    marks.clear();
+    depth = 0;
   }
-  void Start(const char* at) { marks.push_back({static_cast<std::uint32_t>(nodes.size()), at}); }
-  void Drop() { marks.pop_back(); }
-  void Fail() {
-    nodes.resize(marks.back().size);
-    marks.pop_back();
+  void Start(const char* at) {
+    if (depth == marks.size()) marks.resize(marks.size() * 2);
+    marks[depth++] = {static_cast<std::uint32_t>(nodes.size()), at};
   }
+  void Drop() { --depth; }
+  void Fail() { nodes.resize(marks[--depth].size); }
   // The number of direct children of a node whose subtree starts at `from`
   // and ends before index `end`.
   std::uint32_t CountKids(std::uint32_t from, std::uint32_t end) const {
@@ -123,8 +127,7 @@ struct Tree {
   }
   template <typename Rule>
   void Succeed(const char* at) {
-    const Mark m = marks.back();
-    marks.pop_back();
+    const Mark m = marks[--depth];
     if constexpr (kFolded<Rule>) {
       if (CountKids(m.size, static_cast<std::uint32_t>(nodes.size())) == 1) return;
     }
