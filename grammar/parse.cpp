@@ -112,12 +112,12 @@ struct Tree {
     nodes.clear();
     depth = 0;
   }
-  void Start(const char* at) {
+  [[gnu::always_inline]] void Start(const char* at) {
     if (depth == marks.size()) marks.resize(marks.size() * 2);
     marks[depth++] = {static_cast<std::uint32_t>(nodes.size()), at};
   }
-  void Drop() { --depth; }
-  void Fail() { nodes.resize(marks[--depth].size); }
+  [[gnu::always_inline]] void Drop() { --depth; }
+  [[gnu::always_inline]] void Fail() { nodes.erase(nodes.begin() + marks[--depth].size, nodes.end()); }
   // The number of direct children of a node whose subtree starts at `from`
   // and ends before index `end`.
   std::uint32_t CountKids(std::uint32_t from, std::uint32_t end) const {
