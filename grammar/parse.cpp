@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <stdexcept>
+#include <type_traits>
 #include <fmt/format.h>
 #include <tao/pegtl/contrib/analyze.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
@@ -21,26 +23,131 @@ namespace {
 namespace pegtl = tao::pegtl;
 namespace pt = tao::pegtl::parse_tree;
 using namespace trix::grammar;  // NOLINT
-using Node = pt::node;
 
 // ---- what the parse tree keeps ------------------------------------------------
+// Rules that get a node, holding the text they matched.
+template <typename Rule, typename... Rules>
+inline constexpr bool kOneOf = (std::is_same_v<Rule, Rules> || ...);
+
 template <typename Rule>
-using selector = pt::selector<
-    Rule,
-    pt::store_content::on<
-        identifier, name_ref, member_name, str_text, str_escape, str_dollar, int_lit, float_lit, duration_lit,
-        percent_lit, true_lit, false_lit, mul_op, add_op, cmp_op, method, type_name, trigger_kind, plain_string,
-        triple_string, interp, list_lit, map_lit, map_attr, member, index, call_args, arg, arg_name, neg, not_expr,
-        attr, attrs, title, target, expect_clause, when_clause, at_clause, read_clause, version_clause, run_probe,
-        http_probe, prom_probe, run_step, http_step, deploy_step, wait_step, wait_until, parallel_step,
-        notify_step, approve_step, call_step, call_module, label, undo_clause, step_full, steps, canary,
-        blue_green, rolling, weight_item, pause_item, analyze_item, promote_item, check_item, confirm_item,
-        misplaced_step, list_type, default_value, runbook_decl, import_decl, import_as, param_decl, secret_decl,
-        role_decl, environment_decl, gate_decl, approval_decl, analysis_decl, service_decl, action_decl,
-        pipeline_decl, alert_decl, gitops_decl, quorum, role_list, require_item, metric_item, param_def,
-        action_params, trigger_item, baseline_item, gate_ref, approve_ref, stage_item, verify_item,
-        rollback_item>,
-    pt::fold_one::on<expr, and_expr, cmp, add, mul, postfix>>;
+inline constexpr bool kStored = kOneOf<
+    Rule, identifier, name_ref, member_name, str_text, str_escape, str_dollar, int_lit, float_lit, duration_lit,
+    percent_lit, true_lit, false_lit, mul_op, add_op, cmp_op, method, type_name, trigger_kind, plain_string,
+    triple_string, interp, list_lit, map_lit, map_attr, member, index, call_args, arg, arg_name, neg, not_expr,
+    attr, attrs, title, target, expect_clause, when_clause, at_clause, read_clause, version_clause, run_probe,
+    http_probe, prom_probe, run_step, http_step, deploy_step, wait_step, wait_until, parallel_step,
+    notify_step, approve_step, call_step, call_module, label, undo_clause, step_full, steps, canary,
+    blue_green, rolling, weight_item, pause_item, analyze_item, promote_item, check_item, confirm_item,
+    misplaced_step, list_type, default_value, runbook_decl, import_decl, import_as, param_decl, secret_decl,
+    role_decl, environment_decl, gate_decl, approval_decl, analysis_decl, service_decl, action_decl,
+    pipeline_decl, alert_decl, gitops_decl, quorum, role_list, require_item, metric_item, param_def,
+    action_params, trigger_item, baseline_item, gate_ref, approve_ref, stage_item, verify_item,
+    rollback_item>;
+
+// The expression levels: a node only when it has more than one child (a
+// binary operator, a postfix chain); otherwise its only child stands in.
+template <typename Rule>
+inline constexpr bool kFolded = kOneOf<Rule, expr, and_expr, cmp, add, mul, postfix>;
+
+template <typename Rule>
+struct is_selected : std::bool_constant<kStored<Rule> || kFolded<Rule>> {};
+
+// One address per rule: a node's type is compared by pointer.
+template <typename Rule>
+inline constexpr char kTag = 0;
+
+struct Node;
+
+/// A node's children: a slice of the tree's child-pointer buffer.
+struct Kids {
+  const Node* const* first = nullptr;
+  std::uint32_t count = 0;
+  std::size_t size() const { return count; }
+  bool empty() const { return count == 0; }
+  const Node* operator[](std::size_t i) const { return first[i]; }
+  const Node* at(std::size_t i) const {
+    if (i >= count) throw std::out_of_range("parse tree child index");
+    return first[i];
+  }
+  const Node* const* begin() const { return first; }
+  const Node* const* end() const { return first + count; }
+};
+
+/// A parse-tree node: the rule, the text it matched and its children.
+struct Node {
+  const void* tag;
+  std::string_view type;  // the rule's name, for internal errors
+  const char* b;
+  const char* e;
+  std::uint32_t first;    // index of the first node of its subtree (post-order)
+  Kids children;
+
+  template <typename Rule>
+  bool is_type() const { return tag == &kTag<Rule>; }
+  std::string_view string_view() const { return {b, static_cast<std::size_t>(e - b)}; }
+  std::string string() const { return std::string(b, e); }
+};
+
+/// The parse tree of one declaration, built without a heap allocation per
+/// node: PEGTL's generic parse tree allocated a node (and a child vector) for
+/// every attempt of every rule on the way to a selected one, failed
+/// alternatives included, which was most of the time of `trixc check`.
+/// Nodes go into one vector in post-order; a rule attempt records where its
+/// nodes start and a failed one truncates back to it. The buffers are reused
+/// from one declaration to the next.
+struct Tree {
+  struct Mark {
+    std::uint32_t size;
+    const char* begin;
+  };
+  std::vector<Node> nodes;
+  // The marks of the rule attempts in progress: marks[0, depth). A plain
+  // array with a depth counter, not push_back/pop_back: Start runs for
+  // every attempt of most rules.
+  std::vector<Mark> marks = std::vector<Mark>(256);
+  std::size_t depth = 0;
+  std::vector<const Node*> kids;
+
+  void Reset() {
+    nodes.clear();
+    depth = 0;
+  }
+  [[gnu::always_inline]] void Start(const char* at) {
+    if (depth == marks.size()) marks.resize(marks.size() * 2);
+    marks[depth++] = {static_cast<std::uint32_t>(nodes.size()), at};
+  }
+  [[gnu::always_inline]] void Drop() { --depth; }
+  [[gnu::always_inline]] void Fail() { nodes.erase(nodes.begin() + marks[--depth].size, nodes.end()); }
+  // The number of direct children of a node whose subtree starts at `from`
+  // and ends before index `end`.
+  std::uint32_t CountKids(std::uint32_t from, std::uint32_t end) const {
+    std::uint32_t n = 0;
+    for (std::uint32_t i = end; i > from; i = nodes[i - 1].first) ++n;
+    return n;
+  }
+  template <typename Rule>
+  void Succeed(const char* at) {
+    const Mark m = marks[--depth];
+    if constexpr (kFolded<Rule>) {
+      if (CountKids(m.size, static_cast<std::uint32_t>(nodes.size())) == 1) return;
+    }
+    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), m.begin, at, m.size, {}});
+  }
+  /// Links every node to its children once the declaration is parsed.
+  const Node& Finish() {
+    kids.resize(nodes.size());
+    std::size_t pos = 0;
+    for (std::uint32_t j = 0; j < nodes.size(); ++j) {
+      Node& n = nodes[j];
+      const std::uint32_t count = CountKids(n.first, j);
+      n.children = {kids.data() + pos, count};
+      std::size_t slot = pos + count;
+      for (std::uint32_t i = j; i > n.first; i = nodes[i - 1].first) kids[--slot] = &nodes[i - 1];
+      pos += count;
+    }
+    return nodes.back();
+  }
+};
 
 // ---- nesting guard and comment collection -------------------------------------------
 template <typename Rule>
@@ -67,7 +174,31 @@ struct depth_control : pegtl::normal<Rule> {
 };
 
 template <typename Rule>
-using control = pegtl::must_if<errors, depth_control>::control<Rule>;
+using base_control = pegtl::must_if<errors, depth_control>::control<Rule>;
+
+// Builds the Tree: selected rules add a node; rules that may contain selected
+// ones (PEGTL's parse_tree::internal::is_leaf tells which) mark where they
+// start so that a failed attempt drops what it added.
+template <typename Rule>
+struct control : base_control<Rule> {
+  static constexpr bool kSelected = pt::internal::is_selected_node<Rule, is_selected>;
+  static constexpr bool kTracked = kSelected || !pt::internal::is_leaf<8, typename Rule::subs_t, is_selected>;
+  static constexpr bool enable = kTracked || base_control<Rule>::enable;
+
+  template <typename ParseInput>
+  static void start(const ParseInput& in, Tree& t) {
+    if constexpr (kTracked) t.Start(in.current());
+  }
+  template <typename ParseInput>
+  static void success(const ParseInput& in, Tree& t) {
+    if constexpr (kSelected) t.Succeed<Rule>(in.current());
+    else if constexpr (kTracked) t.Drop();
+  }
+  template <typename ParseInput>
+  static void failure(const ParseInput&, Tree& t) {
+    if constexpr (kTracked) t.Fail();
+  }
+};
 
 // Comments are trivia: collected by offset while parsing (duplicates from
 // backtracking are removed afterwards).
@@ -95,7 +226,7 @@ class Builder {
   Builder(FileId file, const char* base) : file_(file), base_(base) {}
 
   SourceRange R(const Node& n) const {
-    return {file_, static_cast<std::uint32_t>(n.m_begin.data - base_), static_cast<std::uint32_t>(n.m_end.data - base_)};
+    return {file_, static_cast<std::uint32_t>(n.b - base_), static_cast<std::uint32_t>(n.e - base_)};
   }
   [[noreturn]] void Fail(const Node& n, std::string msg) const {
     auto r = R(n);
@@ -111,7 +242,7 @@ class Builder {
   static bool Is(const Node& n) { return n.is_type<T>(); }
   template <typename T>
   static const Node* Find(const Node& n) {
-    for (auto& c : n.children) if (c->is_type<T>()) return c.get();
+    for (const Node* c : n.children) if (c->is_type<T>()) return c;
     return nullptr;
   }
 
@@ -781,12 +912,14 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
   g_comment_offsets = &comments;
   g_base = text.data();
   Builder builder(id, text.data());
+  Tree tree;
   bool ok = true;
   try {
     while (true) {
-      auto root = pt::parse<next_decl, Node, selector, collect, control>(in);
-      if (!root || root->children.empty()) break;  // end of file
-      out->decls.push_back(builder.BuildDecl(*root->children.front()));
+      tree.Reset();
+      pegtl::parse<next_decl, collect, control>(in, tree);
+      if (tree.nodes.empty()) break;  // end of file
+      out->decls.push_back(builder.BuildDecl(tree.Finish()));
     }
   } catch (const pegtl::parse_error& e) {
     const auto off = static_cast<std::uint32_t>(e.positions().empty() ? text.size() : e.positions().front().byte);

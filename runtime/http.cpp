@@ -1,11 +1,19 @@
 // HTTP requests (libcurl easy interface), Prometheus instant queries and
 // JSON pointer evaluation for `http` and `prometheus` probes.
 //
+// libcurl is loaded with dlopen("libcurl.so.4") on the first request, not
+// linked: linking it made every `trixc` start map ~37 shared libraries
+// (OpenSSL, Kerberos, LDAP, ...), about 18 ms, for commands that never make
+// a request (docs/performance.md). Only the curl headers are used at build
+// time, for types and constants; the few functions come from dlsym. When the
+// library cannot be loaded, every request fails with an error naming it.
+//
 // Everything here reports failure in the result, never by exception: a probe
 // that cannot be evaluated is a failed probe (LANGUAGE.md §4, fail closed).
 #include "runtime/http.hpp"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <nlohmann/json.hpp>
 
@@ -16,9 +24,9 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace trix::rt {
 namespace {
@@ -32,19 +40,76 @@ constexpr std::size_t kMaxBody = std::size_t{16} << 20;
 // from a proxy or a wrong port, where the first line or two say enough.
 constexpr std::size_t kExcerpt = 200;
 
-// curl_global_init is not thread-safe and must run before any other libcurl
-// call; it is never paired with curl_global_cleanup, which would race with
-// handles still in use on other threads at exit.
-void EnsureCurlInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+// The libcurl functions trixc uses, resolved from the dlopen'ed library.
+// Declared through decltype so a signature can never drift from the headers.
+struct CurlApi {
+  decltype(&::curl_global_init) global_init = nullptr;
+  decltype(&::curl_easy_init) easy_init = nullptr;
+  decltype(&::curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&::curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&::curl_easy_perform) easy_perform = nullptr;
+  decltype(&::curl_easy_getinfo) easy_getinfo = nullptr;
+  decltype(&::curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&::curl_easy_escape) easy_escape = nullptr;
+  decltype(&::curl_free) free = nullptr;
+  decltype(&::curl_slist_append) slist_append = nullptr;
+  decltype(&::curl_slist_free_all) slist_free_all = nullptr;
+  std::string error;  // why loading failed; empty when every function resolved
+};
+
+constexpr const char* kCurlLibrary = "libcurl.so.4";
+
+CurlApi LoadCurl() {
+  CurlApi api;
+  // RTLD_LOCAL: curl's dependencies (OpenSSL, ...) stay out of the global
+  // symbol namespace. The handle is never closed: curl keeps global state.
+  void* lib = dlopen(kCurlLibrary, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = dlerror();
+    api.error = std::string("cannot load ") + kCurlLibrary + " (" + (why ? why : "unknown error") +
+                "); HTTP probes and steps need libcurl: install the libcurl4 package";
+    return api;
+  }
+  auto resolve = [&](auto& fn, const char* name) {
+    if (!api.error.empty()) return;
+    void* sym = dlsym(lib, name);
+    if (!sym) {
+      api.error = std::string(kCurlLibrary) + " has no `" + name + "`";
+      return;
+    }
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(sym);
+  };
+  resolve(api.global_init, "curl_global_init");
+  resolve(api.easy_init, "curl_easy_init");
+  resolve(api.easy_cleanup, "curl_easy_cleanup");
+  resolve(api.easy_setopt, "curl_easy_setopt");
+  resolve(api.easy_perform, "curl_easy_perform");
+  resolve(api.easy_getinfo, "curl_easy_getinfo");
+  resolve(api.easy_strerror, "curl_easy_strerror");
+  resolve(api.easy_escape, "curl_easy_escape");
+  resolve(api.free, "curl_free");
+  resolve(api.slist_append, "curl_slist_append");
+  resolve(api.slist_free_all, "curl_slist_free_all");
+  // curl_global_init is not thread-safe and must run before any other libcurl
+  // call; it is never paired with curl_global_cleanup, which would race with
+  // handles still in use on other threads at exit.
+  if (api.error.empty() && api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    api.error = std::string("curl_global_init failed in ") + kCurlLibrary;
+  return api;
+}
+
+// Loads libcurl once (thread-safe: a function-local static); later calls
+// return the same table. Callers check `error` first.
+const CurlApi& Curl() {
+  static const CurlApi api = LoadCurl();
+  return api;
 }
 
 struct EasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+  void operator()(CURL* h) const { Curl().easy_cleanup(h); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { Curl().slist_free_all(l); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
@@ -237,12 +302,13 @@ PromResult ParsePromAnswer(const std::string& body) {
 }  // namespace
 
 HttpResponse HttpCall(const HttpRequest& req) {
-  EnsureCurlInit();
+  const CurlApi& curl = Curl();
+  if (!curl.error.empty()) return Fail(curl.error);
   std::string method = Upper(req.method);
   if (!IsToken(method)) return Fail("invalid HTTP method `" + req.method + "`");
   if (HasLineBreak(req.url)) return Fail("invalid URL: contains a line break");
 
-  EasyPtr easy(curl_easy_init());
+  EasyPtr easy(curl.easy_init());
   if (!easy) return Fail("curl_easy_init failed");
   CURL* h = easy.get();
 
@@ -254,7 +320,7 @@ HttpResponse HttpCall(const HttpRequest& req) {
     if (Lower(name) == "expect") has_expect = true;
     // "Name:" alone would tell curl to drop the header; "Name;" sends it empty.
     std::string line = value.empty() ? name + ";" : name + ": " + value;
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* next = curl.slist_append(headers.get(), line.c_str());
     if (!next) return Fail("out of memory building HTTP headers");
     (void)headers.release();
     headers.reset(next);
@@ -262,7 +328,7 @@ HttpResponse HttpCall(const HttpRequest& req) {
   if (!has_expect) {
     // curl would send "Expect: 100-continue" for large bodies and wait up to
     // a second for the server's go-ahead; that second would show in latency.
-    curl_slist* next = curl_slist_append(headers.get(), "Expect:");
+    curl_slist* next = curl.slist_append(headers.get(), "Expect:");
     if (!next) return Fail("out of memory building HTTP headers");
     (void)headers.release();
     headers.reset(next);
@@ -272,57 +338,57 @@ HttpResponse HttpCall(const HttpRequest& req) {
   char errbuf[CURL_ERROR_SIZE];
   errbuf[0] = '\0';
 
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: we may run threaded
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "trixc/0.1");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &cap);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &cap);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req.insecure ? 0L : 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req.insecure ? 0L : 2L);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl.easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: we may run threaded
+  curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl.easy_setopt(h, CURLOPT_USERAGENT, "trixc/0.1");
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &cap);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &cap);
+  curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req.insecure ? 0L : 1L);
+  curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req.insecure ? 0L : 2L);
 
   if (std::isfinite(req.timeout_s) && req.timeout_s > 0) {
     // Round up so 0.0001 s does not become 0, which curl reads as "never".
     // The cap (about 11 days) keeps the conversion to long defined.
     double ms = std::min(std::ceil(req.timeout_s * 1000.0), 1e9);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(ms));
+    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(ms));
   } else if (std::isinf(req.timeout_s) || req.timeout_s <= 0) {
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
   } else {
     return Fail("invalid HTTP timeout (NaN)");
   }
 
   if (method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (method == "GET" && req.body.empty()) {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
     if (method == "POST" || !req.body.empty()) {
       // POSTFIELDS does not copy: req outlives the transfer.
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+      curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl.easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
     }
-    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method != "POST") curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
 
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = curl.easy_perform(h);
 
   HttpResponse resp;
   curl_off_t total_us = 0;
-  if (curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
+  if (curl.easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
     resp.latency_s = static_cast<double>(total_us) / 1e6;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
 
   if (rc != CURLE_OK) {
     if (cap.too_large) {
       resp.error = "body too large (more than " + std::to_string(kMaxBody >> 20) + " MiB)";
     } else {
-      resp.error = curl_easy_strerror(rc);
+      resp.error = curl.easy_strerror(rc);
       if (errbuf[0] != '\0' && resp.error != errbuf) resp.error += std::string(": ") + errbuf;
     }
     return resp;  // ok stays false; body and headers are not reported
@@ -334,17 +400,18 @@ HttpResponse HttpCall(const HttpRequest& req) {
 }
 
 PromResult PromQuery(const std::string& base, const std::string& query, double timeout_s) {
-  EnsureCurlInit();
+  const CurlApi& curl = Curl();
+  if (!curl.error.empty()) return PromFail(curl.error);
   if (query.size() > static_cast<std::size_t>(INT_MAX)) return PromFail("prometheus query too long");
-  EasyPtr easy(curl_easy_init());
+  EasyPtr easy(curl.easy_init());
   if (!easy) return PromFail("curl_easy_init failed");
-  char* escaped = curl_easy_escape(easy.get(), query.data(), static_cast<int>(query.size()));
+  char* escaped = curl.easy_escape(easy.get(), query.data(), static_cast<int>(query.size()));
   if (!escaped) return PromFail("could not URL-encode the prometheus query");
   std::string root = base;
   while (!root.empty() && root.back() == '/') root.pop_back();
   HttpRequest req;
   req.url = root + "/api/v1/query?query=" + escaped;
-  curl_free(escaped);
+  curl.free(escaped);
   req.timeout_s = timeout_s;
   req.headers.emplace_back("Accept", "application/json");
 

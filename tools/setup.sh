@@ -12,8 +12,10 @@ set -euo pipefail
 # Build: compilers, CMake, and the libraries CMakeLists.txt finds.
 # libclang-rt-14-dev carries libFuzzer and clang's sanitizer runtimes (the
 # `clang` package does not pull it in); `time` is GNU time for the benchmark.
+# trixc builds against libcurl's headers (libcurl4-openssl-dev) but loads
+# libcurl.so.4 (libcurl4) with dlopen on its first HTTP request.
 build_pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3
-  tao-pegtl-dev libfmt-dev nlohmann-json3-dev libcurl4-openssl-dev
+  tao-pegtl-dev libfmt-dev nlohmann-json3-dev libcurl4-openssl-dev libcurl4
   libcli11-dev catch2 time)
 # Run and validate: real servers for end-to-end tests, third-party
 # validators of what trixc emits, Graphviz for `trixc graph --format svg`, and

@@ -270,7 +270,19 @@ class Checker final : public MutationOracle {
   void CheckAlertOrGitops(const ast::Decl& d);
   void CheckUnused();
   void CollectLabels(const ast::Steps& steps, std::map<std::string, const ast::Step*>& labels);
-  void CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets);
+  /// For one `env.X` read over a list of target environments: the ones
+  /// lacking X, and the ones defining it grouped by the type of their value.
+  struct EnvReadSummary {
+    std::vector<std::string> missing;
+    std::map<std::string, std::vector<std::string>> by_type;
+  };
+  using EnvReadCache = std::map<std::string, EnvReadSummary>;
+  static EnvReadSummary SummarizeEnvRead(const std::string& attr, const std::vector<const ast::Decl*>& targets);
+  /// E304 for each `env.X` in `uses`. `cache`, when given, belongs to this
+  /// exact `targets` list and keeps each attribute's summary, so checking
+  /// many declarations against every environment stays linear.
+  void CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets,
+                     EnvReadCache* cache = nullptr);
 
   Program& p_;
   Diagnostics& d_;
@@ -285,6 +297,12 @@ class Checker final : public MutationOracle {
   std::map<const ast::Step*, const ast::Decl*> call_targets_;
   std::map<std::string, Type> env_attr_types_;     // attribute -> type (first environment defining it)
   int module_ = 0;                                 // module being checked
+  // Every environment of the entry module, by name (gitops targets them
+  // all), and E304's summaries over that list, built on first use.
+  std::optional<std::vector<const ast::Decl*>> all_envs_by_name_;
+  EnvReadCache all_envs_by_name_reads_;
+  // The same in declaration order (pipelines without `environments`).
+  EnvReadCache all_envs_in_order_reads_;
 };
 
 // ---- symbol tables ------------------------------------------------------------------------
@@ -1487,39 +1505,56 @@ void Checker::CheckAlertOrGitops(const ast::Decl& d) {
   sc.allow_env = d.kind == ast::DeclKind::Gitops;
   CheckAttrs(d.attrs, d.kind == ast::DeclKind::Alert ? kAlertAttrs : kGitopsAttrs, sc,
              fmt::format("{} `{}`", d.kind == ast::DeclKind::Alert ? "alert" : "gitops", d.name.name), d.range);
-  if (d.kind == ast::DeclKind::Gitops) {
-    std::vector<const ast::Decl*> all;
-    for (auto& [k, e] : p_.scopes[0].environments) all.push_back(e);
-    CheckEnvReads(fmt::format("gitops `{}`", d.name.name), u, all);
+  if (d.kind == ast::DeclKind::Gitops && !u.env_reads.empty()) {
+    if (!all_envs_by_name_) {
+      all_envs_by_name_.emplace();
+      for (auto& [k, e] : p_.scopes[0].environments) all_envs_by_name_->push_back(e);
+    }
+    CheckEnvReads(fmt::format("gitops `{}`", d.name.name), u, *all_envs_by_name_, &all_envs_by_name_reads_);
   }
 }
 
-void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets) {
+Checker::EnvReadSummary Checker::SummarizeEnvRead(const std::string& attr, const std::vector<const ast::Decl*>& targets) {
+  EnvReadSummary out;
+  bool reserved = false;
+  for (const auto& s : kEnvReserved) reserved = reserved || s.name == attr;
+  for (const ast::Decl* env : targets) {
+    const ast::Attr* a = FindAttr(env->attrs, attr);
+    if (!a) {
+      if (!reserved || attr == "prometheus") out.missing.push_back(env->name.name);
+      continue;
+    }
+    std::string t;
+    switch (a->value->kind) {
+      case ExprKind::String: t = "string"; break;
+      case ExprKind::Int: t = "int"; break;
+      case ExprKind::Float: t = "float"; break;
+      case ExprKind::Bool: t = "bool"; break;
+      case ExprKind::Duration: t = "duration"; break;
+      case ExprKind::Percent: t = "percent"; break;
+      case ExprKind::List: t = "list"; break;
+      default: t = "any"; break;
+    }
+    if (t != "any") out.by_type[t].push_back(env->name.name);
+  }
+  return out;
+}
+
+void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets,
+                            EnvReadCache* cache) {
   for (const auto& [attr, read] : uses.env_reads) {
     const SourceRange range = read.at;
-    std::vector<std::string> missing;
-    std::map<std::string, std::vector<std::string>> by_type;
-    bool reserved = false;
-    for (const auto& s : kEnvReserved) reserved = reserved || s.name == attr;
-    for (const ast::Decl* env : targets) {
-      const ast::Attr* a = FindAttr(env->attrs, attr);
-      if (!a) {
-        if (!reserved || attr == "prometheus") missing.push_back(env->name.name);
-        continue;
-      }
-      std::string t;
-      switch (a->value->kind) {
-        case ExprKind::String: t = "string"; break;
-        case ExprKind::Int: t = "int"; break;
-        case ExprKind::Float: t = "float"; break;
-        case ExprKind::Bool: t = "bool"; break;
-        case ExprKind::Duration: t = "duration"; break;
-        case ExprKind::Percent: t = "percent"; break;
-        case ExprKind::List: t = "list"; break;
-        default: t = "any"; break;
-      }
-      if (t != "any") by_type[t].push_back(env->name.name);
+    EnvReadSummary local;
+    const EnvReadSummary* summary = &local;
+    if (cache) {
+      auto it = cache->find(attr);
+      if (it == cache->end()) it = cache->emplace(attr, SummarizeEnvRead(attr, targets)).first;
+      summary = &it->second;
+    } else {
+      local = SummarizeEnvRead(attr, targets);
     }
+    const std::vector<std::string>& missing = summary->missing;
+    const std::map<std::string, std::vector<std::string>>& by_type = summary->by_type;
     if (!missing.empty()) {
       std::vector<std::string> have;
       std::vector<std::string> all_attrs;
@@ -1756,7 +1791,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   }
   check_baseline_reads(rollback_baseline_reads, "`rollback`");
   // Whole-pipeline checks.
-  CheckEnvReads(fmt::format("pipeline `{}`", d.name.name), uses, targets);
+  CheckEnvReads(fmt::format("pipeline `{}`", d.name.name), uses, targets, envs_attr ? nullptr : &all_envs_in_order_reads_);
   if (!uses.prom_no_at.empty()) {
     std::vector<std::string> lacking;
     for (const ast::Decl* t : targets) {

@@ -8,8 +8,11 @@
 # (best wall time and best user+sys CPU time of $RUNS runs, and the peak
 # RSS, from GNU time -v; MB/s is from the wall time). Then times the
 # check of examples/booking.trix with hyperfine when installed, else as the
-# mean of 100 runs. Environment: RUNS (default 3), BENCH_DIR (default
-# build-release/bench, where the generated files are kept between runs).
+# mean of 100 runs, next to `/bin/true` and `trixc --version` (process
+# start-up on this machine, and trixc's own). Environment: RUNS (default 3),
+# BENCH_DIR (default build-release/bench, where the generated files are kept
+# between runs), TRIXC (another trixc binary to measure, e.g. one built from
+# an older commit; then nothing is built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,10 +21,14 @@ sizes=("$@")
 runs=${RUNS:-3}
 bench_dir=${BENCH_DIR:-build-release/bench}
 
-if [[ ! -x build-release/trixc ]] || [[ -n "$(find compiler grammar tools stdlib -newer build-release/trixc -type f | head -1)" ]]; then
-  bash tools/build.sh --release >/dev/null
+if [[ -n "${TRIXC:-}" ]]; then
+  trixc=$TRIXC
+else
+  if [[ ! -x build-release/trixc ]] || [[ -n "$(find compiler grammar runtime tools stdlib -newer build-release/trixc -type f | head -1)" ]]; then
+    bash tools/build.sh --release >/dev/null
+  fi
+  trixc=build-release/trixc
 fi
-trixc=build-release/trixc
 mkdir -p "$bench_dir"
 
 now_ns() { date +%s%N; }
@@ -32,7 +39,11 @@ if rev=$(git rev-parse --short HEAD 2>/dev/null); then
 else
   rev="not a git checkout"
 fi
-echo "trixc:   $trixc, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' build-release/CMakeCache.txt) build of $rev"
+if [[ -n "${TRIXC:-}" ]]; then
+  echo "trixc:   $trixc (given by TRIXC)"
+else
+  echo "trixc:   $trixc, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' build-release/CMakeCache.txt) build of $rev"
+fi
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the first run"
 echo
 
@@ -78,9 +89,10 @@ for n in "${sizes[@]}"; do
 done
 
 echo
-echo "trixc check examples/booking.trix:"
+echo "trixc check examples/booking.trix (with /bin/true and trixc --version for reference):"
 if command -v hyperfine >/dev/null 2>&1; then
-  hyperfine --warmup 5 --runs 100 -N "$trixc check examples/booking.trix" 2>&1 | sed -n '/Time/,/Range/p'
+  hyperfine --warmup 5 --runs 100 -N /bin/true "$trixc --version" "$trixc check examples/booking.trix" 2>&1 |
+    sed -n '/Benchmark/,/Range/p'
 else
   # Without hyperfine: the mean of 100 sequential runs, after 5 warm-ups.
   for _ in 1 2 3 4 5; do "$trixc" check examples/booking.trix >/dev/null 2>&1; done
