@@ -16,8 +16,10 @@ build_pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3
   tao-pegtl-dev libfmt-dev nlohmann-json3-dev libcurl4-openssl-dev
   libcli11-dev catch2 time)
 # Run and validate: real servers for end-to-end tests, and third-party
-# validators of what trixc emits.
-tool_pkgs=(prometheus nodejs npm jq graphviz)
+# validators of what trixc emits (shared/validators/install.sh needs node and
+# npm; prom-check needs promtool from prometheus). tests/emit runs emitted
+# step scripts, which call curl, jq and awk, and reads YAML with python3-yaml.
+tool_pkgs=(prometheus nodejs npm jq graphviz curl python3-yaml)
 
 installed() {
   # dpkg-query exits 1 for a name it has never seen; the status tells the rest.
@@ -37,8 +39,21 @@ if ! installed nginx-light && ! installed nginx && ! installed nginx-full && ! i
   missing+=(nginx-light)
 fi
 
+# The pinned validators of emitted files (tests/emit) install with npm into
+# ~/.cache/trix-validators; the repository is cloned next to shared/.
+validators() {
+  local v
+  v="$(cd "$(dirname "$0")/.." && pwd)/../shared/validators"
+  if [[ -x "$v/install.sh" || -f "$v/install.sh" ]]; then
+    bash "$v/install.sh" >/dev/null && echo "setup: validators installed"
+  else
+    echo "setup: no validators at $v (tests/emit will fail until they are there)" >&2
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all packages present"
+  validators
   exit 0
 fi
 
@@ -70,4 +85,5 @@ if ! "${cmd[@]}"; then
   apt-get update
   "${cmd[@]}"
 fi
+validators
 echo "setup: done"

@@ -9,6 +9,45 @@ namespace trix::emit {
 
 using json = nlohmann::json;
 
+namespace {
+
+/// `env.X` left open by lowering (an optional reserved attribute the
+/// environment does not set, such as `protected`) reads as that attribute's
+/// absent value: false for `protected`, else the plan's `env` value.
+void ResolveEnv(json& j, const json& env) {
+  if (j.is_object()) {
+    if (j.contains("member") && j.contains("of") && j["of"] == json{{"name", "env"}}) {
+      const std::string k = j["member"].get<std::string>();
+      j = json{{"lit", env.contains(k) ? env[k] : json(false)}};
+      return;
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) ResolveEnv(it.value(), env);
+  } else if (j.is_array()) {
+    for (auto& x : j) ResolveEnv(x, env);
+  }
+}
+
+/// Drops instructions whose guard became `false` and guards that became `true`.
+void DropDecided(json& list) {
+  if (!list.is_array()) return;
+  json kept = json::array();
+  for (auto& in : list) {
+    if (in.is_object() && in.contains("when") && in["when"].contains("lit") && in["when"]["lit"].is_boolean()) {
+      if (!in["when"]["lit"].get<bool>()) continue;
+      in.erase("when");
+    }
+    if (in.is_object()) {
+      for (const char* k : {"children", "undo"}) {
+        if (in.contains(k)) DropDecided(in[k]);
+      }
+    }
+    kept.push_back(in);
+  }
+  list = kept;
+}
+
+}  // namespace
+
 bool PlanPipelines(const sema::Program& program, const SourceManager& sm, const Options& opt, Diagnostics& diags,
                    std::vector<PipelinePlans>* out, std::string* error) {
   const auto& scope = program.scopes.at(0);
@@ -42,7 +81,13 @@ bool PlanPipelines(const sema::Program& program, const SourceManager& sm, const 
       t.symbolic_params = true;
       auto p = plan::Lower(program, sm, t, diags, error);
       if (!p) return false;
-      pp.plans.push_back(p->doc);
+      json doc = p->doc;
+      const json env_attrs = doc["env"];
+      for (const char* k : {"instructions", "rollback", "rollback_verify"}) {
+        ResolveEnv(doc[k], env_attrs);
+        DropDecided(doc[k]);
+      }
+      pp.plans.push_back(doc);
     }
     out->push_back(std::move(pp));
   }

@@ -29,6 +29,11 @@ PHASES = {
     "check": ["check"],
     "check-json": ["check", "--format", "json"],
     "check-werror": ["check", "--werror"],
+    # The emitted text on stdout (one pipeline per case), diagnostics on stderr.
+    "emit-github": ["emit", "github"],
+    "emit-github-degraded": ["emit", "github", "--allow-degraded"],
+    "emit-argo": ["emit", "argo"],
+    "emit-prometheus": ["emit", "prometheus"],
 }
 
 # A case that hangs is a failure, not a stuck CI job.
@@ -39,7 +44,7 @@ def run_case(trixc, phase, case):
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
     env.pop("TERM", None)
-    cmd = [trixc] + PHASES[phase] + [case.name]
+    cmd = [trixc] + PHASES[phase][:2] + [case.name] + PHASES[phase][2:] if phase.startswith("emit") else [trixc] + PHASES[phase] + [case.name]
     try:
         proc = subprocess.run(cmd, cwd=case.parent, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
