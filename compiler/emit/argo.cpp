@@ -106,7 +106,7 @@ ojson ArgoEmitter::ScriptTemplate(const std::string& name, const std::string& sc
   t["script"] = sc;
   ojson outputs = ojson::array();
   std::function<void(const json&)> collect = [&](const json& s) {
-    if (s.contains("undo") || s.contains("label")) {
+    if ((s.contains("undo") || s.contains("label")) && s.value("op", "") != "check") {
       const std::string id = s["id"].get<std::string>();
       outputs.push_back(ojson{{"name", "done-" + id}, {"globalName", "done-" + id},
                               {"valueFrom", ojson{{"path", "/tmp/trix-done-" + id}, {"default", "no"}}}});

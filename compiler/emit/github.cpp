@@ -256,7 +256,7 @@ std::string GithubEmitter::DeployScript(const json& d, ScriptContext& ctx, bool 
   if (undo) return "set -e\nkubectl " + ns + "rollout undo " + ShellQuote(dep) + "\nkubectl " + ns + "rollout status " + ShellQuote(dep) + " --timeout=600s\n";
   const std::string container = svc.contains("container") && svc["container"].is_string() ? svc["container"].get<std::string>() : "*";
   return "set -e\nkubectl " + ns + "set image " + ShellQuote(dep) + " " + ShellQuote(container + "=") + TextWord(d["version"], d["loc"], ctx) +
-         "\n" + ctx.done_line.substr(0, 0) + "kubectl " + ns + "rollout status " + ShellQuote(dep) + " --timeout=600s\n";
+         "\nkubectl " + ns + "rollout status " + ShellQuote(dep) + " --timeout=600s\n";
 }
 
 void GithubEmitter::StageSteps(Chain& c, const json& steps, ojson& job_steps, const std::string& job_id, std::vector<std::string>* outputs) {
@@ -368,8 +368,8 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
                                               "if [ $(( $(date +%s) - TRIX_WAIT_START )) -gt {} ]; then\n"
                                               "  echo 'approval `{}` came after its timeout'; exit 1\n"
                                               "fi\n"
-                                              "echo \"approved by ${{{{ github.triggering_actor }}}} for run ${{{{ github.run_id }}}}\"\n",
-                                              timeout, aname)}});
+                                              "echo 'approval `{}` given through environment {}; who approved is in the deployment reviews of this run'\n",
+                                              timeout, aname, aname, env_name)}});
     job["steps"] = steps;
     Finish(job);
     const std::string id = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
