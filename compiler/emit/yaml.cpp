@@ -29,6 +29,7 @@ bool LooksSpecial(const std::string& s) {
   }
   if (digits_only_punct && std::any_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
     return true;
+  if (low.size() > 2 && low[0] == '0' && (low[1] == 'x' || low[1] == 'o' || low[1] == 'b')) return true;
   if (low == ".inf" || low == "-.inf" || low == "+.inf" || low == ".nan") return true;
   return false;
 }
