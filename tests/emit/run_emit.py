@@ -238,6 +238,87 @@ pipeline p {{
                     return jid, step.get("name", step.get("id")), p.returncode, p.stdout
         return None
 
+    def simulate_github(self, wf):
+        """Runs the workflow as GitHub would for this shape: jobs in order, a job's steps
+        until one fails, then the rollback job, whose step conditions (`needs.J.outputs.ID
+        == 'done'`) are read from the outputs the jobs wrote. Returns the failed job id."""
+        import re
+        work = self.tmp / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        env = dict(os.environ)
+        for k, v in (wf.get("env") or {}).items():
+            env[k] = v.rsplit("|| '", 1)[1][: -len("') }}")].replace("''", "'") if "||" in v else v
+        env["TRIX_DEADLINE"] = str(int(time.time()) + 300)
+        outputs, failed = {}, None
+
+        def value(expr):
+            m = re.fullmatch(r"\$\{\{ (?:!cancelled\(\) && )?needs\.([\w-]+)\.outputs\.(\w+) == 'done' \}\}", expr)
+            if m:
+                return "true" if outputs.get(m.group(1), {}).get(m.group(2)) == "done" else "false"
+            if expr == "${{ !cancelled() }}":
+                return "true"
+            raise AssertionError(f"unexpected expression {expr}")
+
+        for jid, job in wf["jobs"].items():
+            is_rollback = jid.endswith("rollback")
+            if is_rollback != (failed is not None):
+                continue
+            outputs[jid] = {}
+            for step in job["steps"]:
+                if "run" not in step or "${{" in step["run"]:
+                    continue
+                if is_rollback and "if" in step and value(step["if"]) != "true":
+                    continue
+                step_env = dict(env)
+                for k, v in (step.get("env") or {}).items():
+                    step_env[k] = value(v)
+                out = work / f"out-{jid}"
+                out.write_text("")
+                p = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=work, env=dict(step_env, GITHUB_OUTPUT=str(out)),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+                for line in out.read_text().splitlines():
+                    k, _, v = line.partition("=")
+                    outputs[jid][k] = v
+                if p.returncode != 0:
+                    if is_rollback:
+                        continue  # rollback steps run even after one failed
+                    failed = jid
+                    break
+        return failed
+
+    def test_rollback_undoes_what_finished_newest_first(self):
+        src = self.tmp / "rollback.trix"
+        src.write_text("""
+environment local {
+}
+pipeline p {
+  trigger dispatch
+  stage one {
+    a: run "echo a >> log"
+    undo { run "echo undo-a >> log" }
+  }
+  stage two {
+    b: run "echo b >> log"
+    undo { run "echo undo-b >> log" }
+    run "exit 1"
+    c: run "echo c >> log"
+    undo { run "echo undo-c >> log" }
+  }
+  rollback {
+    run "echo rollback-block >> log"
+    run "echo guarded >> log" when steps.c.ok
+    run "echo after-guard >> log" when steps.b.ok
+  }
+}
+""")
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wf = yaml.safe_load(r.stdout)
+        self.assertEqual(self.simulate_github(wf), "stage-two")
+        self.assertEqual((self.tmp / "work" / "log").read_text().split(),
+                         ["a", "b", "undo-b", "undo-a", "rollback-block", "after-guard"])
+
     def test_checks_pass(self):
         wf = self.runbook("""
   check "a number" run "echo 85" expect float(stdout) > 80 and exit_code == 0
