@@ -59,6 +59,8 @@ class ArgoEmitter {
   void Rollout(const json& d);
   void AnalysisTemplate(const json& a);
   std::optional<std::string> Condition(const json& e, const json& loc, const std::string& kind, std::string* json_path);
+  /// A step `when` over workflow parameters; E603 (and nullopt) for anything else.
+  std::optional<std::string> When(const json& e, const json& loc);
 
   const sema::Program& p_;
   const SourceManager& sm_;
@@ -404,6 +406,29 @@ std::string ArgoEmitter::Leaf(const json& s, bool mutating) {
   return name;
 }
 
+std::optional<std::string> ArgoEmitter::When(const json& w, const json& loc) {
+  std::function<std::optional<std::string>(const json&)> cond = [&](const json& e) -> std::optional<std::string> {
+    if (e.contains("lit")) return e["lit"].is_string() ? "'" + e["lit"].get<std::string>() + "'" : e["lit"].dump();
+    if (e.contains("name") && param_types_.count(e["name"].get<std::string>())) {
+      const std::string n = e["name"].get<std::string>();
+      return param_types_.at(n) == ast::TypeKind::Bool ? "{{workflow.parameters." + n + "}} == true" : "{{workflow.parameters." + n + "}}";
+    }
+    if (e.contains("op") && e.contains("b")) {
+      auto x = cond(e["a"]), y = cond(e["b"]);
+      if (!x || !y) return std::nullopt;
+      static const std::map<std::string, std::string> ops = {{"and", "&&"}, {"or", "||"}, {"==", "=="}, {"!=", "!="}};
+      if (auto o = ops.find(e["op"].get<std::string>()); o != ops.end()) return "(" + *x + " " + o->second + " " + *y + ")";
+    }
+    if (e.contains("op") && e["op"] == "not") {
+      if (auto x = cond(e["a"])) return "!(" + *x + ")";
+    }
+    return std::nullopt;
+  };
+  auto c = cond(w);
+  if (!c) Unsupported(DiagCode::E603, loc, fmt::format("the condition `{}` has no Argo `when` form", ExprText(w)), "a step condition may read parameters and literals only");
+  return c;
+}
+
 ojson ArgoEmitter::StepGroupFor(const json& s) {
   const std::string op = s.value("op", "");
   ojson group = ojson::array();
@@ -444,27 +469,7 @@ ojson ArgoEmitter::StepGroupFor(const json& s) {
       if (r.contains("when") || s.contains("when")) {
         json w = r.contains("when") ? r["when"] : s["when"];
         if (r.contains("when") && s.contains("when")) w = json{{"op", "and"}, {"a", s["when"]}, {"b", r["when"]}};
-        // Argo `when`: parameters are workflow parameters.
-        std::function<std::optional<std::string>(const json&)> cond = [&](const json& e) -> std::optional<std::string> {
-          if (e.contains("lit")) return e["lit"].is_string() ? "'" + e["lit"].get<std::string>() + "'" : e["lit"].dump();
-          if (e.contains("name") && param_types_.count(e["name"].get<std::string>())) {
-            const std::string n2 = e["name"].get<std::string>();
-            return param_types_.at(n2) == ast::TypeKind::Bool ? "{{workflow.parameters." + n2 + "}} == true" : "{{workflow.parameters." + n2 + "}}";
-          }
-          if (e.contains("op") && e.contains("b")) {
-            auto x = cond(e["a"]), y = cond(e["b"]);
-            if (!x || !y) return std::nullopt;
-            static const std::map<std::string, std::string> ops = {{"and", "&&"}, {"or", "||"}, {"==", "=="}, {"!=", "!="}};
-            if (auto o = ops.find(e["op"].get<std::string>()); o != ops.end()) return "(" + *x + " " + o->second + " " + *y + ")";
-          }
-          if (e.contains("op") && e["op"] == "not") {
-            auto x = cond(e["a"]);
-            if (x) return "!(" + *x + ")";
-          }
-          return std::nullopt;
-        };
-        if (auto c = cond(w)) step["when"] = *c;
-        else Unsupported(DiagCode::E603, s["loc"], fmt::format("the condition `{}` has no Argo `when` form", ExprText(w)));
+        if (auto c = When(w, s["loc"])) step["when"] = *c;
       }
       group.push_back(step);
     }
@@ -497,6 +502,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
       // One group per gate: its checks run in parallel (all must pass), its confirms are one suspend.
       ojson group = ojson::array();
       std::vector<std::string> confirms;
+      json confirm_when;
       const std::string phase = in.value("phase", ""), grp = in.value("group", "");
       std::size_t j = i;
       for (; j < instrs.size() && instrs[j].value("phase", "") == phase && instrs[j].value("group", "") == grp &&
@@ -504,6 +510,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
            ++j) {
         if (instrs[j].value("op", "") == "confirm") {
           confirms.push_back(PlainText(instrs[j]["text"]));
+          if (instrs[j].contains("when")) confirm_when = instrs[j]["when"];
           continue;
         }
         const std::string t = Leaf(instrs[j], false);
@@ -518,7 +525,11 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
         tpl["metadata"] = ojson{{"annotations", ojson{{"trix.dev/attest", Join(confirms, "; ")}}}};
         tpl["suspend"] = ojson::object();
         templates_.push_back(tpl);
-        main_steps.push_back(ojson::array({ojson{{"name", t}, {"template", t}}}));
+        ojson step{{"name", t}, {"template", t}};
+        if (!confirm_when.is_null()) {
+          if (auto c = When(confirm_when, in["loc"])) step["when"] = *c;
+        }
+        main_steps.push_back(ojson::array({step}));
       }
     } else if (op == "approve") {
       main_steps.push_back(StepGroupFor(in));
