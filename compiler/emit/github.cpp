@@ -66,7 +66,10 @@ class GithubEmitter {
     std::vector<Job> jobs;
     std::vector<std::string> last;  // jobs the next one needs
     std::vector<std::string> mutating_jobs;
-    std::map<std::string, std::pair<std::string, std::string>> labels;  // step label -> (job, step id)
+    struct Label {
+      std::string job, step, output;  // the job, the GitHub step id, the output it writes (`<instruction id>=done`)
+    };
+    std::map<std::string, Label> labels;  // step label -> where its completion is recorded
     struct Undo {
       std::string job, id;
       json steps;  // the undo block (a copy: stage parts are temporaries)
@@ -102,7 +105,7 @@ class GithubEmitter {
   void AddJob(Chain& c, const std::string& id, ojson job, bool mutating);
   ojson StepFor(const json& instr, ScriptContext& ctx, const std::string& name, const std::string& script, const Chain& c,
                 const std::string& job_id);
-  void StageSteps(Chain& c, const json& steps, ojson& job_steps, const std::string& job_id, std::vector<std::string>* outputs);
+  void StageSteps(Chain& c, const json& steps, ojson& job_steps, const std::string& job_id, std::vector<std::pair<std::string, std::string>>* outputs);
   std::string DeployScript(const json& d, ScriptContext& ctx, bool undo);
   void Approval(Chain& c, const json& instr);
   void Gate(Chain& c, const std::vector<const json*>& items);
@@ -226,8 +229,8 @@ ojson GithubEmitter::StepFor(const json& instr, ScriptContext& ctx, const std::s
       Unsupported(DiagCode::E603, instr["loc"], fmt::format("`steps.{}.ok` before that step has run", l));
       continue;
     }
-    if (it->second.first == job_id) env[StepOkVar(l)] = "${{ steps." + it->second.second + ".outputs." + it->second.second + " == 'done' }}";
-    else env[StepOkVar(l)] = "${{ needs." + it->second.first + ".outputs." + it->second.second + " == 'done' }}";
+    if (it->second.job == job_id) env[StepOkVar(l)] = "${{ steps." + it->second.step + ".outputs." + it->second.output + " == 'done' }}";
+    else env[StepOkVar(l)] = "${{ needs." + it->second.job + ".outputs." + it->second.output + " == 'done' }}";
   }
   if (!env.empty()) step["env"] = env;
   step["run"] = pre + script;
@@ -259,7 +262,8 @@ std::string GithubEmitter::DeployScript(const json& d, ScriptContext& ctx, bool 
          "\nkubectl " + ns + "rollout status " + ShellQuote(dep) + " --timeout=600s\n";
 }
 
-void GithubEmitter::StageSteps(Chain& c, const json& steps, ojson& job_steps, const std::string& job_id, std::vector<std::string>* outputs) {
+void GithubEmitter::StageSteps(Chain& c, const json& steps, ojson& job_steps, const std::string& job_id,
+                               std::vector<std::pair<std::string, std::string>>* outputs) {
   for (const auto& s : steps) {
     const std::string op = s.value("op", "");
     if (op == "call" && !s.contains("when") && !s.contains("undo")) {
@@ -285,29 +289,42 @@ void GithubEmitter::StageSteps(Chain& c, const json& steps, ojson& job_steps, co
     }
     if (name.size() > 80) name = name.substr(0, 77) + "...";
     if (s.contains("label")) name = s["label"].get<std::string>() + ": " + name;
-    job_steps.push_back(StepFor(s, ctx, name, script, c, job_id));
+    ojson step = StepFor(s, ctx, name, script, c, job_id);
+    const std::string sid = s["id"].get<std::string>();
+    bool reports = false;
     if (s.contains("undo") || s.contains("label")) {
-      outputs->push_back(s["id"].get<std::string>());
-      if (s.contains("label")) c.labels[s["label"].get<std::string>()] = {job_id, s["id"].get<std::string>()};
+      reports = true;
+      outputs->push_back({sid, sid});
+      if (s.contains("label")) c.labels[s["label"].get<std::string>()] = {job_id, sid, sid};
     }
-    if (s.contains("undo")) c.undos.push_back({job_id, s["id"].get<std::string>(), s["undo"], s});
-    // Undo blocks inside a parallel block or a guarded call: their steps finish inside this one step.
+    if (s.contains("undo")) c.undos.push_back({job_id, sid, s["undo"], s});
+    // Steps inside a parallel block or a guarded call finish inside this one
+    // GitHub step: their `<id>=done` lines are outputs of this step's id.
     if (op == "parallel" || op == "call") {
       std::function<void(const json&)> nested = [&](const json& list) {
         for (const auto& ch : list) {
-          if (ch.contains("undo")) {
-            outputs->push_back(ch["id"].get<std::string>());
-            c.undos.push_back({job_id, ch["id"].get<std::string>(), ch["undo"], ch});
+          const std::string cid = ch["id"].get<std::string>();
+          if (ch.contains("undo") || ch.contains("label")) {
+            reports = true;
+            outputs->push_back({cid, sid});
           }
-          if (ch.contains("label")) {
-            outputs->push_back(ch["id"].get<std::string>());
-            c.labels[ch["label"].get<std::string>()] = {job_id, s["id"].get<std::string>()};
-          }
+          if (ch.contains("undo")) c.undos.push_back({job_id, cid, ch["undo"], ch});
+          if (ch.contains("label")) c.labels[ch["label"].get<std::string>()] = {job_id, sid, cid};
           if (ch.contains("children")) nested(ch["children"]);
         }
       };
       nested(s["children"]);
     }
+    if (reports && !step.contains("id")) {
+      ojson with_id;
+      with_id["name"] = step["name"];
+      with_id["id"] = sid;
+      for (auto f = step.begin(); f != step.end(); ++f) {
+        if (f.key() != "name") with_id[f.key()] = f.value();
+      }
+      step = with_id;
+    }
+    job_steps.push_back(step);
   }
 }
 
@@ -679,15 +696,12 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
           ojson job = NewJob(c, title, "");
           if (c.timeout) job["env"] = ojson{{"TRIX_DEADLINE", "${{ needs." + c.prefix + "start.outputs.deadline }}"}};
           ojson steps = Checkout(c);
-          std::vector<std::string> outs;
+          std::vector<std::pair<std::string, std::string>> outs;  // (output, GitHub step id)
           StageSteps(c, part, steps, id, &outs);
           steps.push_back(Upload(id));
           job["steps"] = steps;
           ojson outputs = ojson::object();
-          for (const auto& o : outs) {
-            // A step inside a parallel block or call reports through its parent step's id.
-            outputs[o] = "${{ steps." + o + ".outputs." + o + " }}";
-          }
+          for (const auto& [o, step_id] : outs) outputs[o] = "${{ steps." + step_id + ".outputs." + o + " }}";
           job["outputs"] = outputs;
           Finish(job);
           AddJob(c, id, job, true);

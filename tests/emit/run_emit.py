@@ -256,6 +256,9 @@ pipeline p {{
             m = re.fullmatch(r"\$\{\{ (?:!cancelled\(\) && )?needs\.([\w-]+)\.outputs\.(\w+) == 'done' \}\}", expr)
             if m:
                 return "true" if outputs.get(m.group(1), {}).get(m.group(2)) == "done" else "false"
+            m = re.fullmatch(r"\$\{\{ steps\.(\w+)\.outputs\.(\w+) == 'done' \}\}", expr)
+            if m:
+                return "true" if outputs.get("__steps__", {}).get(m.group(1), {}).get(m.group(2)) == "done" else "false"
             if expr == "${{ !cancelled() }}":
                 return "true"
             raise AssertionError(f"unexpected expression {expr}")
@@ -264,7 +267,8 @@ pipeline p {{
             is_rollback = jid.endswith("rollback")
             if is_rollback != (failed is not None):
                 continue
-            outputs[jid] = {}
+            step_outputs = {}  # GitHub step id -> its outputs
+            outputs["__steps__"] = step_outputs
             for step in job["steps"]:
                 if "run" not in step or "${{" in step["run"]:
                     continue
@@ -277,26 +281,41 @@ pipeline p {{
                 out.write_text("")
                 p = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=work, env=dict(step_env, GITHUB_OUTPUT=str(out)),
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-                for line in out.read_text().splitlines():
-                    k, _, v = line.partition("=")
-                    outputs[jid][k] = v
+                if "id" in step:
+                    step_outputs[step["id"]] = dict(line.partition("=")[::2] for line in out.read_text().splitlines())
                 if p.returncode != 0:
                     if is_rollback:
                         continue  # rollback steps run even after one failed
                     failed = jid
                     break
+            # Job outputs as GitHub computes them: from the job's `outputs:` map over its steps' outputs.
+            outputs[jid] = {}
+            for name, expr in (job.get("outputs") or {}).items():
+                m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
+                if m:
+                    outputs[jid][name] = step_outputs.get(m.group(1), {}).get(m.group(2), "")
         return failed
 
     def test_rollback_undoes_what_finished_newest_first(self):
         src = self.tmp / "rollback.trix"
         src.write_text("""
+param go: bool = true
 environment local {
+}
+action mark(x: string) {
+  run "echo ${x} >> log"
+  undo { run "echo undo-${x} >> log" }
 }
 pipeline p {
   trigger dispatch
   stage one {
     a: run "echo a >> log"
     undo { run "echo undo-a >> log" }
+    parallel {
+      p1: run "echo p1 >> log"
+      undo { run "echo undo-p1 >> log" }
+    }
+    mark("m") when go
   }
   stage two {
     b: run "echo b >> log"
@@ -317,7 +336,7 @@ pipeline p {
         wf = yaml.safe_load(r.stdout)
         self.assertEqual(self.simulate_github(wf), "stage-two")
         self.assertEqual((self.tmp / "work" / "log").read_text().split(),
-                         ["a", "b", "undo-b", "undo-a", "rollback-block", "after-guard"])
+                         ["a", "p1", "m", "b", "undo-b", "undo-m", "undo-p1", "undo-a", "rollback-block", "after-guard"])
 
     def test_checks_pass(self):
         wf = self.runbook("""
