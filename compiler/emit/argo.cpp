@@ -90,6 +90,8 @@ ojson ArgoEmitter::ScriptTemplate(const std::string& name, const std::string& sc
     if (src.value("from", "") == "file") pre += SecretEnvVar(s) + "=$(cat " + ShellQuote(src.value("ref", "")) + ")\n";
     else env.push_back(ojson{{"name", SecretEnvVar(s)}, {"valueFrom", ojson{{"secretKeyRef", ojson{{"name", kSecretName}, {"key", src.value("ref", s)}}}}}});
   }
+  for (const auto& b : ctx.baselines)
+    env.push_back(ojson{{"name", BaselineVar(b)}, {"value", "{{workflow.outputs.parameters.baseline-" + DnsName(b) + "}}"}});
   for (const auto& l : ctx.step_refs) {
     auto it = labels_.find(l);
     if (it == labels_.end()) {
@@ -534,8 +536,16 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
     } else if (op == "approve") {
       main_steps.push_back(StepGroupFor(in));
     } else if (op == "baseline") {
-      Unsupported(DiagCode::E603, in["loc"], fmt::format("`baseline {}` has no Argo Workflows form", in.value("name", "")),
-                  "measure it in a `run` step and compare in the script, or run the pipeline with `trixc run`");
+      // A step of its own; later steps read it as a global output parameter.
+      const std::string name = in.value("name", "baseline");
+      ScriptContext ctx = Ctx();
+      std::string script = BaselineScript(in, ctx) + "printf '%s' \"$trix_value\" > /tmp/trix-baseline\necho \"baseline " + name + " = $trix_value\"\n";
+      const std::string t = DnsName("baseline-" + name + "-" + in["id"].get<std::string>());
+      ojson tpl = ScriptTemplate(t, script, ctx, json(), false);
+      tpl["outputs"] = ojson{{"parameters", ojson::array({ojson{{"name", "value"}, {"globalName", "baseline-" + DnsName(name)},
+                                                                 {"valueFrom", ojson{{"path", "/tmp/trix-baseline"}}}}})}};
+      templates_.push_back(tpl);
+      main_steps.push_back(ojson::array({ojson{{"name", t}, {"template", t}}}));
     } else if (op == "stage") {
       std::function<void(const json&)> add = [&](const json& steps) {
         for (const auto& s : steps) {

@@ -77,6 +77,7 @@ class GithubEmitter {
     };
     std::vector<Undo> undos;  // in completion order
     bool timeout = false;
+    std::map<std::string, std::string> baselines;  // baseline name -> the job that measured it
   };
 
   void Unsupported(DiagCode code, const json& loc, const std::string& what, const std::string& help = "") {
@@ -199,7 +200,23 @@ void GithubEmitter::Finish(ojson& job) {
   job["outputs"]["finished_at"] = "${{ steps.finished.outputs.at }}";
 }
 
+/// Adds to `needs` every job whose outputs the steps read (`needs.J.outputs`), which may not be the job just before.
+void EnsureNeeds(ojson& job) {
+  if (!job.contains("needs")) return;
+  std::vector<std::string> needs = job["needs"].get<std::vector<std::string>>();
+  const std::string text = job.contains("steps") ? job["steps"].dump() : "";
+  for (std::size_t pos = 0; (pos = text.find("needs.", pos)) != std::string::npos;) {
+    pos += 6;
+    std::size_t end = pos;
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '-' || text[end] == '_')) ++end;
+    const std::string j = text.substr(pos, end - pos);
+    if (!j.empty() && std::find(needs.begin(), needs.end(), j) == needs.end()) needs.push_back(j);
+  }
+  job["needs"] = needs;
+}
+
 void GithubEmitter::AddJob(Chain& c, const std::string& id, ojson job, bool mutating) {
+  EnsureNeeds(job);
   // `outputs` reads better after `steps`: move it to the end.
   if (job.contains("outputs")) {
     ojson outs = job["outputs"];
@@ -232,10 +249,19 @@ ojson GithubEmitter::StepFor(const json& instr, ScriptContext& ctx, const std::s
     if (it->second.job == job_id) env[StepOkVar(l)] = "${{ steps." + it->second.step + ".outputs." + it->second.output + " == 'done' }}";
     else env[StepOkVar(l)] = "${{ needs." + it->second.job + ".outputs." + it->second.output + " == 'done' }}";
   }
+  for (const auto& b : ctx.baselines) {
+    auto it = c.baselines.find(b);
+    if (it == c.baselines.end()) {
+      Unsupported(DiagCode::E603, instr["loc"], fmt::format("`baseline.{}` before it is measured", b));
+      continue;
+    }
+    env[BaselineVar(b)] = "${{ needs." + it->second + ".outputs.value }}";
+  }
   if (!env.empty()) step["env"] = env;
   step["run"] = pre + script;
   ctx.secrets.clear();
   ctx.step_refs.clear();
+  ctx.baselines.clear();
   return step;
 }
 
@@ -681,8 +707,24 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
       } else if (op == "approve") {
         Approval(c, in);
       } else if (op == "baseline") {
-        Unsupported(DiagCode::E603, in["loc"], fmt::format("`baseline {}` has no GitHub Actions form", in.value("name", "")),
-                    "measure it in a `run` step and compare in the script, or run the pipeline with `trixc run`");
+        // Measured by a job of its own; checks read it from that job's output.
+        const std::string name = in.value("name", "baseline");
+        const std::string id = c.prefix + "baseline-" + DnsName(name);
+        ojson job = NewJob(c, "Baseline: " + name, "");
+        ojson steps = Checkout(c);
+        ScriptContext ctx = Ctx(c, false);
+        std::string script = BaselineScript(in, ctx) + "echo \"value=$trix_value\" >> \"$GITHUB_OUTPUT\"\necho \"baseline " + name + " = $trix_value\"\n";
+        ojson step = StepFor(in, ctx, "Measure " + name, script, c, id);
+        ojson with_id{{"name", step["name"]}, {"id", "measure"}};
+        for (auto f = step.begin(); f != step.end(); ++f) {
+          if (f.key() != "name") with_id[f.key()] = f.value();
+        }
+        steps.push_back(with_id);
+        job["steps"] = steps;
+        job["outputs"] = ojson{{"value", "${{ steps.measure.outputs.value }}"}};
+        Finish(job);
+        AddJob(c, id, job, false);
+        c.baselines[name] = id;
       } else if (op == "stage") {
         // A stage becomes one job; an `approve` inside it splits it.
         const std::string base = c.prefix + "stage-" + DnsName(in.value("name", "stage"));

@@ -106,7 +106,10 @@ class AwkWriter {
       ctx_.step_refs.insert(e["step"].get<std::string>());
       return Out{fmt::format("(ENVIRON[\"{}\"] == \"true\")", StepOkVar(e["step"].get<std::string>())), 'b'};
     }
-    if (e.contains("baseline")) return Fail(fmt::format("`baseline.{}`", e["baseline"].get<std::string>()));
+    if (e.contains("baseline")) {
+      ctx_.baselines.insert(e["baseline"].get<std::string>());
+      return Env(BaselineVar(e["baseline"].get<std::string>()), 'n');
+    }
     if (e.contains("secret")) return Fail("a secret in an expression");
     if (e.contains("call")) return Call(e);
     if (e.contains("concat")) {
@@ -401,6 +404,29 @@ std::string Done(const json& s, const ScriptContext& ctx) {
 std::string ParamVar(const std::string& name) { return "TRIX_PARAM_" + Upper(name); }
 std::string SecretEnvVar(const std::string& name) { return "TRIX_SECRET_" + Upper(name); }
 std::string StepOkVar(const std::string& label) { return "TRIX_STEP_" + Upper(label) + "_OK"; }
+std::string BaselineVar(const std::string& name) { return "TRIX_BASELINE_" + Upper(name); }
+
+std::string BaselineScript(const json& b, ScriptContext& ctx) {
+  json probe = b["probe"];
+  const std::string kind = probe.value("kind", "");
+  probe["expect"] = json{{"lit", true}};  // a baseline has no expect: any answer is measured
+  std::string fn = ProbeFunction(probe, b["loc"], ctx);
+  if (fn.empty()) return "exit 1\n";
+  std::string o = "set -e\n" + fn + "trix_probe || { echo " + ShellQuote("baseline " + b.value("name", "") + ": the probe failed") + "; exit 1; }\n";
+  if (kind == "prometheus") return o + "trix_value=$value\n";
+  if (!b.contains("read")) {
+    if (ctx.unsupported) ctx.unsupported(b["loc"], "a `run` or `http` baseline without `read`");
+    return "exit 1\n";
+  }
+  AwkWriter w(ctx, b["loc"], kind);
+  auto x = w.Expr(b["read"]);
+  if (!x) return "exit 1\n";
+  std::string read = w.prelude;
+  if (!w.exported.empty()) read += "export " + Join(w.exported, " ") + "\n";
+  read += "awk " + ShellQuote("BEGIN { printf \"%.17g\", (" + x->code + ") + 0 }") + "\n";
+  return o + "trix_read() {\n" + Indent(read, "  ") + "}\ntrix_value=$(trix_read) || { echo " +
+         ShellQuote("baseline " + b.value("name", "") + ": `read` failed") + "; exit 1; }\n";
+}
 
 std::string ExprText(const json& e) {
   if (e.contains("lit")) return e["lit"].is_string() ? json(e["lit"]).dump() : e["lit"].dump();

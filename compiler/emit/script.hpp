@@ -28,7 +28,7 @@ struct ScriptContext {
   /// The line that records a step as finished (`{id}` is replaced), or empty.
   std::string done_line;
   /// Filled while writing: parameters, secrets and `steps.LABEL.ok` read.
-  std::set<std::string> params, secrets, step_refs;
+  std::set<std::string> params, secrets, step_refs, baselines;
   /// Seconds left before the pipeline deadline, as a shell expression, or empty (no deadline).
   std::string deadline_var;
 };
@@ -36,6 +36,11 @@ struct ScriptContext {
 std::string ParamVar(const std::string& name);
 std::string SecretEnvVar(const std::string& name);
 std::string StepOkVar(const std::string& label);
+std::string BaselineVar(const std::string& name);
+
+/// A `baseline` measurement: runs its probe (failing closed) and leaves the
+/// number in the shell variable `trix_value`; the caller records it.
+std::string BaselineScript(const nlohmann::json& instr, ScriptContext& ctx);
 
 /// A mutating or plain step (run, http, wait, wait_until, notify, parallel,
 /// and a deploy's degraded rolling form is built by the caller). The script

@@ -259,6 +259,9 @@ pipeline p {{
             m = re.fullmatch(r"\$\{\{ steps\.(\w+)\.outputs\.(\w+) == 'done' \}\}", expr)
             if m:
                 return "true" if outputs.get("__steps__", {}).get(m.group(1), {}).get(m.group(2)) == "done" else "false"
+            m = re.fullmatch(r"\$\{\{ needs\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
+            if m:
+                return outputs.get(m.group(1), {}).get(m.group(2), "")
             if expr == "${{ !cancelled() }}":
                 return "true"
             raise AssertionError(f"unexpected expression {expr}")
@@ -337,6 +340,34 @@ pipeline p {
         self.assertEqual(self.simulate_github(wf), "stage-two")
         self.assertEqual((self.tmp / "work" / "log").read_text().split(),
                          ["a", "p1", "m", "b", "undo-b", "undo-m", "undo-p1", "undo-a", "rollback-block", "after-guard"])
+
+    def baseline_case(self, after):
+        src = self.tmp / "baseline.trix"
+        src.write_text(f"""
+environment local {{
+  prometheus = "http://127.0.0.1:{self.prom_port}"
+}}
+pipeline p {{
+  trigger dispatch
+  baseline b = prometheus "vector(2)"
+  baseline r = run "echo 40" read float(stdout) / 2
+  stage s {{
+    run "true"
+  }}
+  verify {{
+    check "no worse" prometheus "{after}" expect value <= baseline.b * 1.1 and baseline.r == 20
+  }}
+}}
+""")
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return self.simulate_github(yaml.safe_load(r.stdout))
+
+    def test_baseline_read_by_verify(self):
+        self.assertIsNone(self.baseline_case("vector(2.1)"))
+
+    def test_baseline_exceeded_fails_verify(self):
+        self.assertEqual(self.baseline_case("vector(3)"), "verify")
 
     def test_checks_pass(self):
         wf = self.runbook("""
