@@ -385,7 +385,9 @@ std::string ArgoEmitter::Leaf(const json& s, bool mutating) {
   const std::string op = s.value("op", "");
   ScriptContext ctx = Ctx();
   std::string script;
-  std::string name = DnsName(s.contains("label") ? s["label"].get<std::string>() + "-" + s["id"].get<std::string>() : op + "-" + s["id"].get<std::string>());
+  // A step label is a name; a check's label is text (possibly with parameters), so checks are named by id.
+  std::string name = DnsName(s.contains("label") && s["label"].is_string() && op != "check" ? s["label"].get<std::string>() + "-" + s["id"].get<std::string>()
+                                                                                          : op + "-" + s["id"].get<std::string>());
   if (op == "check") {
     ctx.done_line.clear();
     script = CheckScript(s, ctx);

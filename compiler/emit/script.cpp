@@ -502,7 +502,13 @@ std::string GuardCondition(const json& when, const json& loc, ScriptContext& ctx
 
 std::string CheckScript(const json& c, ScriptContext& ctx) {
   const json& p = c["probe"];
-  std::string label = c["label"].is_string() ? c["label"].get<std::string>() : "check";
+  std::string label = "check";
+  if (c["label"].is_string()) {
+    label = c["label"].get<std::string>();
+  } else if (c["label"].is_array()) {
+    label.clear();
+    for (const auto& p2 : c["label"]) label += p2.contains("lit") && p2["lit"].is_string() ? p2["lit"].get<std::string>() : "${" + ExprText(p2) + "}";
+  }
   std::string fn = ProbeFunction(p, c["loc"], ctx);
   if (fn.empty()) return "exit 1\n";
   return "set -e\n" + GuardPrelude(c, ctx) + "echo " + ShellQuote("check: " + label) + "\n" + fn + ProbeRetries(p, label);
