@@ -20,7 +20,9 @@ build_pkgs=(cmake g++ clang libclang-rt-14-dev make pkg-config python3
 # Run and validate: real servers for end-to-end tests, third-party
 # validators of what trixc emits, Graphviz for `trixc graph --format svg`, and
 # pre-commit to run .pre-commit-hooks.yaml in the editor-integrations test.
-tool_pkgs=(prometheus nodejs npm jq graphviz pre-commit)
+# tests/emit runs emitted step scripts, which call curl, jq and awk, and reads
+# YAML with python3-yaml.
+tool_pkgs=(prometheus nodejs npm jq graphviz pre-commit curl python3-yaml)
 
 installed() {
   # dpkg-query exits 1 for a name it has never seen; the status tells the rest.
@@ -40,8 +42,21 @@ if ! installed nginx-light && ! installed nginx && ! installed nginx-full && ! i
   missing+=(nginx-light)
 fi
 
+# The pinned validators of emitted files (tests/emit) install with npm into
+# ~/.cache/trix-validators; the repository is cloned next to shared/.
+validators() {
+  local v
+  v="$(cd "$(dirname "$0")/.." && pwd)/../shared/validators"
+  if [[ -x "$v/install.sh" || -f "$v/install.sh" ]]; then
+    bash "$v/install.sh" >/dev/null && echo "setup: validators installed"
+  else
+    echo "setup: no validators at $v (tests/emit will fail until they are there)" >&2
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all packages present"
+  validators
   exit 0
 fi
 
@@ -73,4 +88,5 @@ if ! "${cmd[@]}"; then
   apt-get update
   "${cmd[@]}"
 fi
+validators
 echo "setup: done"

@@ -2,6 +2,7 @@
 // the phases; all language logic lives in the libraries.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@ extern char** environ;
 
 #include "compiler/diag/render.hpp"
 #include "compiler/driver.hpp"
+#include "compiler/emit/emit.hpp"
 #include "compiler/fmt/format.hpp"
 #include "compiler/lower/graph.hpp"
 #include "compiler/lower/plan.hpp"
@@ -381,10 +383,90 @@ int CmdGraph(const std::string& file, const plan::Target& target, const std::str
   return 0;
 }
 
+/// Writes `text` to `path` through a temporary file and a rename.
+bool WriteAtomic(const std::string& path, const std::string& text) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  {
+    std::ofstream o(path + ".tmp", std::ios::binary | std::ios::trunc);
+    o << text;
+    if (!o) return false;
+  }
+  std::filesystem::rename(path + ".tmp", path, ec);
+  return !ec;
+}
+
+int CmdEmit(const std::string& backend, const std::string& file, const std::string& out, const emit::Options& opt) {
+  SourceManager sm;
+  Diagnostics diags;
+  std::string text, err;
+  if (std::filesystem::is_directory(file) || !ReadFile(file, &text, &err)) {
+    std::cerr << fmt::format("trixc: cannot read `{}`: {}\n", file, std::filesystem::is_directory(file) ? "is a directory" : err);
+    return 2;
+  }
+  auto program = CompileSource(sm, file, std::move(text), diags);
+  if (!program || diags.ErrorCount()) {
+    diags.Sort();
+    Render(diags, sm, "text");
+    return 1;
+  }
+  // Writing to stdout takes one pipeline (§13): --pipeline, or the file's only one.
+  emit::Options o = opt;
+  if (out.empty() && backend != "prometheus" && o.pipeline.empty()) {
+    const auto& pipes = program->scopes.at(0).pipelines;
+    if (pipes.size() > 1) {
+      std::vector<std::string> names;
+      for (const auto& [k, v] : pipes) names.push_back(k);
+      std::cerr << fmt::format("trixc: the file has {} pipelines; choose one with --pipeline ({}) or write them all with -o DIR\n", names.size(),
+                               fmt::join(names, ", "));
+      return 2;
+    }
+  }
+  std::vector<emit::File> files;
+  std::string error;
+  bool ok = backend == "github" ? emit::EmitGithub(*program, sm, o, diags, &files, &error)
+            : backend == "argo" ? emit::EmitArgo(*program, sm, o, diags, &files, &error)
+                                : emit::EmitPrometheus(*program, sm, o, diags, &files, &error);
+  diags.Sort();
+  if (!diags.all().empty()) Render(diags, sm, "text");
+  if (diags.ErrorCount()) return 1;
+  if (!ok) {
+    if (!error.empty()) std::cerr << "trixc: " << error << "\n";
+    return 2;
+  }
+  if (out.empty()) {
+    bool first = true;
+    for (const auto& f : files) {
+      if (f.name.rfind("environments/", 0) == 0) continue;
+      if (!first) std::cout << "---\n";
+      first = false;
+      std::cout << f.text;
+    }
+    if (std::any_of(files.begin(), files.end(), [](const emit::File& f) { return f.name.rfind("environments/", 0) == 0; }))
+      std::cerr << "trixc: approvals use GitHub environments; write their settings too with -o DIR\n";
+    return 0;
+  }
+  for (const auto& f : files) {
+    const std::string path = backend == "prometheus" ? out : (std::filesystem::path(out) / f.name).string();
+    if (!WriteAtomic(path, f.text)) {
+      std::cerr << fmt::format("trixc: cannot write `{}`\n", path);
+      return 2;
+    }
+    if (f.name.size() > 3 && f.name.substr(f.name.size() - 3) == ".sh") {
+      std::error_code ec;
+      std::filesystem::permissions(path, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec | std::filesystem::perms::others_exec,
+                                   std::filesystem::perm_options::add, ec);
+    }
+    std::cout << path << "\n";
+  }
+  return 0;
+}
+
 int CmdExplain(const std::string& code) {
   DiagCode c;
   if (!FindCode(code, &c)) {
-    std::cerr << fmt::format("trixc: no diagnostic `{}`; codes are E101-E405 and W501-W505 (see `trixc explain --list`)\n", code);
+    std::cerr << fmt::format("trixc: no diagnostic `{}`; codes are E101-E405, E601-E603 and W501-W505 (see `trixc explain --list`)\n", code);
     return 2;
   }
   std::cout << Info(c).code << ": " << Info(c).title << "\n\n" << Explanation(c) << "\n";
@@ -512,6 +594,16 @@ int main(int argc, char** argv) {
 
   auto* lspc = app.add_subcommand("lsp", "Language server (LSP 3.17) on stdin/stdout, for editors");
 
+  std::string emit_backend, emit_file, emit_out;
+  emit::Options emit_opt;
+  auto* emitc = app.add_subcommand("emit", "Generate GitHub Actions workflows, Argo manifests or Prometheus rules from a runbook");
+  emitc->add_option("backend", emit_backend, "github, argo or prometheus")->required()->check(CLI::IsMember({"github", "argo", "prometheus"}));
+  emitc->add_option("file", emit_file, "Runbook file")->required();
+  emitc->add_option("-o,--out", emit_out, "Output folder (github, argo) or file (prometheus); standard output when left out");
+  emitc->add_option("--pipeline", emit_opt.pipeline, "Only this pipeline (needed for standard output when the file has several)");
+  emitc->add_flag("--allow-degraded", emit_opt.allow_degraded, "Turn E6xx fidelity errors into warnings and write the weaker form");
+  emitc->add_option("--image", emit_opt.image, "Argo: container image for steps (default: the pipeline's `image`, else alpine/k8s:1.30.4)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -538,6 +630,7 @@ int main(int argc, char** argv) {
     if (!ParseParams(sim_params, &sim_target)) return 2;
     return CmdSimulate(sim_file, sim_target, sim_fail, sim_drill);
   }
+  if (emitc->parsed()) return CmdEmit(emit_backend, emit_file, emit_out, emit_opt);
   if (approvec->parsed()) return rt::Approve(ap_state, ap_id, ap_as, ap_deny, ap_comment);
   if (promotec->parsed()) return rt::SignalRollout(ro_state, ro_id, "promote", ro_full, ro_as);
   if (abortc->parsed()) return rt::SignalRollout(ro_state, ro_id, "abort", false, ro_as);

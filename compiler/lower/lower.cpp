@@ -63,6 +63,10 @@ class Lowerer {
     int module = 0;
     std::map<std::string, Value> bindings;     // params (module 0) or action arguments
     std::map<std::string, std::string> secret_alias;  // action parameter -> secret name
+    /// Action parameters bound to an argument that does not fold (a symbolic
+    /// parameter, a step result): the caller's expression, substituted where
+    /// the parameter is read so the plan never names an action's parameter.
+    std::map<std::string, json> symbolic;
   };
 
   FoldEnv Env(const Ctx& c) const { return FoldEnv{env_, &p_.scopes[static_cast<std::size_t>(c.module)], &c.bindings}; }
@@ -117,6 +121,7 @@ json Lowerer::Expr(const ast::Expr& e, const Ctx& c) {
   if (v.k != Value::Unknown) return json{{"lit", ToJson(v)}};
   switch (e.kind) {
     case ExprKind::Name: {
+      if (auto sym = c.symbolic.find(e.text); sym != c.symbolic.end()) return sym->second;
       if (auto s = SecretOf(e, c)) {
         used_secrets_.insert(*s);
         return json{{"secret", *s}};
@@ -184,6 +189,26 @@ json Lowerer::Text(const ast::Expr& e, const Ctx& c, bool shell, json* env) {
       std::string t = sema::ValueText(v);
       acc += shell && !raw ? ShellQuote(t) : t;
       continue;
+    }
+    if (inner.kind == ExprKind::Name && c.symbolic.count(inner.text)) {
+      // An action parameter bound to the caller's unknown text: splice its parts.
+      const json& sym = c.symbolic.at(inner.text);
+      if (sym.contains("concat")) {
+        for (const auto& part_json : sym["concat"]) {
+          if (part_json.contains("lit") && part_json["lit"].is_string()) {
+            const std::string t = part_json["lit"].get<std::string>();
+            acc += shell && !raw ? ShellQuote(t) : t;
+            continue;
+          }
+          if (!acc.empty()) parts.push_back(json{{"lit", acc}});
+          acc.clear();
+          json ex = part_json;
+          if (shell && !raw) ex["quote"] = true;
+          parts.push_back(ex);
+        }
+        known = false;
+        continue;
+      }
     }
     if (!acc.empty()) parts.push_back(json{{"lit", acc}});
     acc.clear();
@@ -518,6 +543,7 @@ void Lowerer::Step(const ast::Step& s, const Ctx& c, json& out) {
           Value v = sema::Fold(*bound[i]->value, Env(c));
           inner.bindings[prm.name.name] = v;
           args[prm.name.name] = v.k != Value::Unknown ? ToJson(v) : Expr(*bound[i]->value, c);
+          if (v.k == Value::Unknown) inner.symbolic[prm.name.name] = args[prm.name.name];
         } else if (prm.default_value) {
           Value v = sema::Fold(*prm.default_value, Env(inner));
           inner.bindings[prm.name.name] = v;
@@ -676,12 +702,15 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
           }
         }
       }
-    } else {
+    } else if (!t.symbolic_params) {
       *error = fmt::format("parameter `{}` has no default; give it with --param {}=VALUE", name, name);
       return std::nullopt;
     }
-    top.bindings[name] = v;
     params[name] = ToJson(v);
+    // Emitters plan with parameters left open: they are chosen when the
+    // emitted workflow runs, so guards and text keep them as {"name": P}.
+    if (t.symbolic_params) v = Value{};
+    top.bindings[name] = v;
   }
 
   // E401 again, now with the actual parameter values.

@@ -32,6 +32,9 @@ struct Target {
   std::string pipeline;                       // may be empty when the file has one pipeline
   std::string environment;                    // may be empty when the pipeline has one environment
   std::map<std::string, std::string> params;  // --param k=v
+  /// Leave parameters unknown (for `trixc emit`): text and guards that read
+  /// one keep it as {"name": P}; `params` still holds the defaults.
+  bool symbolic_params = false;
 };
 
 /// Lowers a checked program. Usage errors (unknown pipeline, bad --param)

@@ -32,6 +32,11 @@ PHASES = {
     "check-json": ["check", "--format", "json"],
     "check-werror": ["check", "--werror"],
     "graph": ["graph"],
+    # The emitted text on stdout (one pipeline per case), diagnostics on stderr.
+    "emit-github": ["emit", "github"],
+    "emit-github-degraded": ["emit", "github", "--allow-degraded"],
+    "emit-argo": ["emit", "argo"],
+    "emit-prometheus": ["emit", "prometheus"],
 }
 
 # A case that hangs is a failure, not a stuck CI job.

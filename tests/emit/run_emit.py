@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Tests of `trixc emit`: what it writes must pass the real third-party
+validators, be deterministic, and its shell steps must do what the runtime does.
+
+1. Validators (shared/validators, next to the repository: ../shared/validators
+   from the repository root, or $TRIX_VALIDATORS_DIR): every example in
+   examples/ and every emit golden input that is expected to succeed is
+   emitted for GitHub Actions (actionlint), Argo (Argo Workflows / Rollouts /
+   CD schemas and types) and Prometheus (promtool). Zero findings is the bar.
+   A missing validator is a FAILURE with a message, never a skip.
+2. Determinism: emitting twice gives the same bytes.
+3. Execution: the `run:` scripts of an emitted GitHub workflow are run with
+   bash, in job order, against a real HTTP server and a real Prometheus on
+   127.0.0.1: checks pass and fail as the runtime's would, parameters with
+   shell syntax arrive as one word, probes fail closed.
+
+Usage: run_emit.py --trixc PATH [-k SUBSTR]
+"""
+
+import argparse
+import filecmp
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+TRIXC = None
+
+
+def validators_dir():
+    d = os.environ.get("TRIX_VALIDATORS_DIR")
+    return Path(d) if d else (REPO.parent / "shared" / "validators").resolve()
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **kw)
+
+
+def emit(backend, src, out, *extra):
+    env = dict(os.environ, NO_COLOR="1")
+    return run([TRIXC, "emit", backend, str(src), "-o", str(out), *extra], env=env, cwd=src.parent)
+
+
+def inputs():
+    """(path, allow_degraded) for every runbook that must emit. The degraded
+    form is what a user gets with --allow-degraded, so it must be valid too."""
+    cases = [(p, True) for p in sorted((REPO / "examples").glob("*.trix"))]
+    for phase in ("emit-github", "emit-argo", "emit-prometheus", "emit-github-degraded"):
+        for p in sorted((REPO / "tests" / "golden" / phase).glob("*.trix")):
+            if not p.name.startswith("error."):
+                cases.append((p, True))
+    return cases
+
+
+class Validators(unittest.TestCase):
+    home = None
+
+    @classmethod
+    def setUpClass(cls):
+        vd = validators_dir()
+        missing = [n for n in ("install.sh", "gha-lint", "argo-validate", "prom-check") if not (vd / n).exists()]
+        if missing:
+            raise AssertionError(f"validators not found in {vd} (missing {', '.join(missing)}); the repository must be "
+                                 "cloned next to shared/, or set TRIX_VALIDATORS_DIR")
+        r = run(["bash", str(vd / "install.sh")])
+        if r.returncode != 0:
+            raise AssertionError(f"validators/install.sh failed:\n{r.stdout}")
+        cls.vd = vd
+        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-emit-"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def emit_all(self, backend, validator, pattern):
+        checked = 0
+        for src, degraded in inputs():
+            with self.subTest(src=src.name, backend=backend):
+                out = self.tmp / backend / src.stem
+                shutil.rmtree(out, ignore_errors=True)
+                target = out / "rules.yml" if backend == "prometheus" else out
+                extra = ["--allow-degraded"] if degraded else []
+                r = emit(backend, src, target, *extra)
+                self.assertEqual(r.returncode, 0, f"trixc emit {backend} {src}:\n{r.stdout}")
+                files = sorted(out.rglob(pattern))
+                self.assertTrue(files, f"nothing emitted for {src}")
+                v = run(["bash", str(self.vd / validator)] + [str(f) for f in files])
+                self.assertEqual(v.returncode, 0, f"{validator} found problems in what `trixc emit {backend} {src.name}` wrote:\n{v.stdout}")
+                # Determinism: a second emission is byte-identical.
+                again = self.tmp / (backend + "-again") / src.stem
+                shutil.rmtree(again, ignore_errors=True)
+                emit(backend, src, again / "rules.yml" if backend == "prometheus" else again, *extra)
+                for f in files:
+                    twin = again / f.relative_to(out)
+                    self.assertTrue(twin.exists() and filecmp.cmp(f, twin, shallow=False), f"{f.name} differs between two runs")
+                # Every YAML document parses (the writer's quoting is read back as written).
+                for f in files:
+                    list(yaml.safe_load_all(f.read_text()))
+                checked += len(files)
+        return checked
+
+    def test_github_actionlint(self):
+        n = self.emit_all("github", "gha-lint", "*.yml")
+        self.assertGreater(n, 5)
+
+    def test_argo_schemas(self):
+        n = self.emit_all("argo", "argo-validate", "*.yaml")
+        self.assertGreater(n, 5)
+
+    def test_prometheus_promtool(self):
+        self.emit_all("prometheus", "prom-check", "*.yml")
+
+    def test_github_environments_json(self):
+        out = self.tmp / "envs"
+        r = emit("github", REPO / "examples" / "booking.trix", out, "--allow-degraded")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        body = json.loads((out / "environments" / "release-devops-lead.json").read_text())
+        self.assertTrue(body["prevent_self_review"])
+        self.assertEqual(sorted(x["login"] for x in body["reviewers"]), ["alice", "bob"])
+        wf = yaml.safe_load((out / "release.yml").read_text())
+        envs = {j.get("environment") for j in wf["jobs"].values()}
+        self.assertIn("release-devops-lead", envs)
+        self.assertIn("release-security", envs)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = {"/data": b'{"items": [1, 2], "name": "x"}', "/text": b"not json"}.get(self.path)
+        self.send_response(200 if body else 404)
+        self.end_headers()
+        self.wfile.write(body or b"missing")
+
+    def log_message(self, *a):
+        pass
+
+
+class Execution(unittest.TestCase):
+    """Runs the emitted GitHub step scripts with bash against real local servers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-exec-"))
+        cls.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=cls.http.serve_forever, daemon=True).start()
+        cls.prom_port = free_port()
+        (cls.tmp / "prom.yml").write_text("global:\n  scrape_interval: 1h\n")
+        cls.prom = subprocess.Popen(["prometheus", f"--config.file={cls.tmp / 'prom.yml'}", f"--web.listen-address=127.0.0.1:{cls.prom_port}",
+                                     f"--storage.tsdb.path={cls.tmp / 'tsdb'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", cls.prom_port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        r = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{cls.prom_port}/-/ready"], capture_output=True)
+        while r.returncode != 0 and time.time() < deadline:
+            time.sleep(0.3)
+            r = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{cls.prom_port}/-/ready"], capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.shutdown()
+        cls.prom.terminate()
+        cls.prom.wait(timeout=30)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def runbook(self, gate_checks, stage_steps="", params=""):
+        port = self.http.server_address[1]
+        text = f"""
+{params}
+environment local {{
+  api = "http://127.0.0.1:{port}"
+  prometheus = "http://127.0.0.1:{self.prom_port}"
+}}
+gate g {{
+{gate_checks}
+}}
+pipeline p {{
+  trigger dispatch
+  timeout = 5m
+  gate g
+  stage s {{
+    run "true"
+{stage_steps}
+  }}
+}}
+"""
+        src = self.tmp / f"case{abs(hash(text))}.trix"
+        src.write_text(text)
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], env=dict(os.environ, NO_COLOR="1"), capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return yaml.safe_load(r.stdout)
+
+    def run_jobs(self, wf, env_extra=None):
+        """Runs each job's `run:` steps in order; returns (job id, step name, exit code) of the first failure, or None."""
+        work = self.tmp / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        env = dict(os.environ)
+        for k, v in (wf.get("env") or {}).items():
+            # Outside GitHub there are no inputs: the default is the literal after `||`.
+            # (a GitHub expression string doubles its single quotes)
+            env[k] = v.rsplit("|| '", 1)[1][: -len("') }}")].replace("''", "'") if "||" in v else v
+        env.update(env_extra or {})
+        env["TRIX_DEADLINE"] = str(int(time.time()) + 300)
+        for jid, job in wf["jobs"].items():
+            if jid.endswith("rollback"):
+                continue
+            for step in job["steps"]:
+                if "run" not in step:
+                    continue
+                out = work / "github_output"
+                script = step["run"].replace("${{ github.run_id }}", "1").replace("${{ github.triggering_actor }}", "me")
+                if "${{" in script:
+                    continue  # the approval-timeout step reads GitHub's expressions
+                p = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=dict(env, GITHUB_OUTPUT=str(out)),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+                if p.returncode != 0:
+                    return jid, step.get("name", step.get("id")), p.returncode, p.stdout
+        return None
+
+    def simulate_github(self, wf):
+        """Runs the workflow as GitHub would for this shape: jobs in order, a job's steps
+        until one fails, then the rollback job, whose step conditions (`needs.J.outputs.ID
+        == 'done'`) are read from the outputs the jobs wrote. Returns the failed job id."""
+        import re
+        work = self.tmp / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        env = dict(os.environ)
+        for k, v in (wf.get("env") or {}).items():
+            env[k] = v.rsplit("|| '", 1)[1][: -len("') }}")].replace("''", "'") if "||" in v else v
+        env["TRIX_DEADLINE"] = str(int(time.time()) + 300)
+        outputs, failed = {}, None
+
+        def value(expr):
+            m = re.fullmatch(r"\$\{\{ (?:!cancelled\(\) && )?needs\.([\w-]+)\.outputs\.(\w+) == 'done' \}\}", expr)
+            if m:
+                return "true" if outputs.get(m.group(1), {}).get(m.group(2)) == "done" else "false"
+            m = re.fullmatch(r"\$\{\{ steps\.(\w+)\.outputs\.(\w+) == 'done' \}\}", expr)
+            if m:
+                return "true" if outputs.get("__steps__", {}).get(m.group(1), {}).get(m.group(2)) == "done" else "false"
+            m = re.fullmatch(r"\$\{\{ needs\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
+            if m:
+                return outputs.get(m.group(1), {}).get(m.group(2), "")
+            if expr == "${{ !cancelled() }}":
+                return "true"
+            raise AssertionError(f"unexpected expression {expr}")
+
+        for jid, job in wf["jobs"].items():
+            is_rollback = jid.endswith("rollback")
+            if is_rollback != (failed is not None):
+                continue
+            step_outputs = {}  # GitHub step id -> its outputs
+            outputs["__steps__"] = step_outputs
+            for step in job["steps"]:
+                if "run" not in step or "${{" in step["run"]:
+                    continue
+                if is_rollback and "if" in step and value(step["if"]) != "true":
+                    continue
+                step_env = dict(env)
+                for k, v in (step.get("env") or {}).items():
+                    step_env[k] = value(v)
+                out = work / f"out-{jid}"
+                out.write_text("")
+                p = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=work, env=dict(step_env, GITHUB_OUTPUT=str(out)),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+                if "id" in step:
+                    step_outputs[step["id"]] = dict(line.partition("=")[::2] for line in out.read_text().splitlines())
+                if p.returncode != 0:
+                    if is_rollback:
+                        continue  # rollback steps run even after one failed
+                    failed = jid
+                    break
+            # Job outputs as GitHub computes them: from the job's `outputs:` map over its steps' outputs.
+            outputs[jid] = {}
+            for name, expr in (job.get("outputs") or {}).items():
+                m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
+                if m:
+                    outputs[jid][name] = step_outputs.get(m.group(1), {}).get(m.group(2), "")
+        return failed
+
+    def test_rollback_undoes_what_finished_newest_first(self):
+        src = self.tmp / "rollback.trix"
+        src.write_text("""
+param go: bool = true
+environment local {
+}
+action mark(x: string) {
+  run "echo ${x} >> log"
+  undo { run "echo undo-${x} >> log" }
+}
+pipeline p {
+  trigger dispatch
+  stage one {
+    a: run "echo a >> log"
+    undo { run "echo undo-a >> log" }
+    parallel {
+      p1: run "echo p1 >> log"
+      undo { run "echo undo-p1 >> log" }
+    }
+    mark("m") when go
+  }
+  stage two {
+    b: run "echo b >> log"
+    undo { run "echo undo-b >> log" }
+    run "exit 1"
+    c: run "echo c >> log"
+    undo { run "echo undo-c >> log" }
+  }
+  rollback {
+    run "echo rollback-block >> log"
+    run "echo guarded >> log" when steps.c.ok
+    run "echo after-guard >> log" when steps.b.ok
+  }
+}
+""")
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wf = yaml.safe_load(r.stdout)
+        self.assertEqual(self.simulate_github(wf), "stage-two")
+        self.assertEqual((self.tmp / "work" / "log").read_text().split(),
+                         ["a", "p1", "m", "b", "undo-b", "undo-m", "undo-p1", "undo-a", "rollback-block", "after-guard"])
+
+    def baseline_case(self, after):
+        src = self.tmp / "baseline.trix"
+        src.write_text(f"""
+environment local {{
+  prometheus = "http://127.0.0.1:{self.prom_port}"
+}}
+pipeline p {{
+  trigger dispatch
+  baseline b = prometheus "vector(2)"
+  baseline r = run "echo 40" read float(stdout) / 2
+  stage s {{
+    run "true"
+  }}
+  verify {{
+    check "no worse" prometheus "{after}" expect value <= baseline.b * 1.1 and baseline.r == 20
+  }}
+}}
+""")
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return self.simulate_github(yaml.safe_load(r.stdout))
+
+    def test_baseline_read_by_verify(self):
+        self.assertIsNone(self.baseline_case("vector(2.1)"))
+
+    def test_baseline_exceeded_fails_verify(self):
+        self.assertEqual(self.baseline_case("vector(3)"), "verify")
+
+    def test_checks_pass(self):
+        wf = self.runbook("""
+  check "a number" run "echo 85" expect float(stdout) > 80 and exit_code == 0
+  check "json" http GET "${env.api}/data" expect status == 200 and len(json("/items")) == 2 and json("/name") == "x"
+  check "default http" http GET "${env.api}/data"
+  check "prometheus" prometheus "vector(0.005)" expect value < 1%
+""", """    w: run "printf '%s' ${who} > out.txt"
+    undo { run "rm out.txt" }
+""", 'param who: string = "it\'s; $HOME `x`"')
+        failure = self.run_jobs(wf)
+        self.assertIsNone(failure, f"a step failed: {failure}")
+        self.assertEqual((self.tmp / "work" / "out.txt").read_text(), "it's; $HOME `x`")
+        self.assertRegex((self.tmp / "work" / "github_output").read_text(), r"i\d+=done")
+
+    def assert_fails(self, check):
+        wf = self.runbook(check)
+        failure = self.run_jobs(wf)
+        self.assertIsNotNone(failure, f"`{check.strip()}` passed; it must fail")
+        self.assertEqual(failure[0], "gate-g", failure)
+
+    def test_run_expect_fails(self):
+        self.assert_fails('  check "low" run "echo 10" expect float(stdout) > 80')
+
+    def test_run_exit_code_fails(self):
+        self.assert_fails('  check "exit" run "exit 3"')
+
+    def test_http_status_fails(self):
+        self.assert_fails('  check "404" http GET "${env.api}/nothing"')
+
+    def test_http_not_json_fails_closed(self):
+        self.assert_fails('  check "json" http GET "${env.api}/text" expect len(json("/items")) >= 0')
+
+    def test_http_missing_pointer_fails_closed(self):
+        self.assert_fails('  check "json" http GET "${env.api}/data" expect json("/absent") == 1')
+
+    def test_http_unreachable_fails(self):
+        self.assert_fails(f'  check "down" http GET "http://127.0.0.1:{free_port()}/"')
+
+    def test_prometheus_no_data_fails_closed(self):
+        self.assert_fails('  check "no data" prometheus "trix_no_such_metric" expect value < 1')
+
+    def test_prometheus_value_fails(self):
+        self.assert_fails('  check "high" prometheus "vector(0.5)" expect value < 1%')
+
+    def test_retries_then_pass(self):
+        wf = self.runbook("""
+  check "third time" run "n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; [ $n -ge 2 ]" { retries = 3, interval = 1s }
+""")
+        self.assertIsNone(self.run_jobs(wf))
+        self.assertEqual((self.tmp / "work" / "n").read_text().strip(), "3")
+
+    def test_step_timeout(self):
+        wf = self.runbook('  check "ok" run "true"', '    run "sleep 30" { timeout = 1s }')
+        started = time.time()
+        failure = self.run_jobs(wf)
+        self.assertIsNotNone(failure)
+        self.assertLess(time.time() - started, 20)
+
+
+def main():
+    global TRIXC
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trixc", required=True)
+    ap.add_argument("-k", default=None, help="only tests whose name contains this")
+    args, rest = ap.parse_known_args()
+    TRIXC = str(Path(args.trixc).resolve())
+    argv = [sys.argv[0], "-v"] + (["-k", args.k] if args.k else []) + rest
+    unittest.main(module=__name__, argv=argv)
+
+
+if __name__ == "__main__":
+    main()
