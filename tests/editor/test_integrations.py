@@ -18,7 +18,11 @@ import unittest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TRIXC = None
-VALIDATORS = pathlib.Path(os.environ.get("TRIX_VALIDATORS", "/work/shared/validators"))
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(REPO / "tests"))
+from validators import validators_dir  # noqa: E402  (tests/validators.py: where shared/validators is)
+
+VALIDATORS = validators_dir()
 
 
 class PreCommitTest(unittest.TestCase):

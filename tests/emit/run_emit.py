@@ -39,9 +39,9 @@ REPO = HERE.parent.parent
 TRIXC = None
 
 
-def validators_dir():
-    d = os.environ.get("TRIX_VALIDATORS_DIR")
-    return Path(d) if d else (REPO.parent / "shared" / "validators").resolve()
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(REPO / "tests"))
+from validators import validators_dir  # noqa: E402  (tests/validators.py: where shared/validators is)
 
 
 def run(cmd, **kw):
