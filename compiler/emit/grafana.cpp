@@ -139,10 +139,10 @@ bool EmitGrafana(const sema::Program& program, const SourceManager& sm, const Op
   }
   if (l.x) l.y += 8;
 
-  json ds_var{{"current", json::object()}, {"hide", 0}, {"includeAll", false}, {"label", "Data source"}, {"multi", false},
+  json ds_var{{"hide", 0}, {"includeAll", false}, {"label", "Data source"}, {"multi", false},
               {"name", "datasource"}, {"options", json::array()}, {"query", "prometheus"}, {"refresh", 1}, {"regex", ""}, {"type", "datasource"}};
   auto label_var = [](const char* name, const char* label, const std::string& query) {
-    return json{{"current", json::object()}, {"datasource", {{"type", "prometheus"}, {"uid", "${datasource}"}}}, {"hide", 0},
+    return json{{"datasource", {{"type", "prometheus"}, {"uid", "${datasource}"}}}, {"hide", 0},
                 {"includeAll", true}, {"allValue", ".*"}, {"label", label}, {"multi", true}, {"name", name}, {"options", json::array()},
                 {"query", json{{"qryType", 1}, {"query", query}, {"refId", "PrometheusVariableQueryEditor-VariableQuery"}}},
                 {"refresh", 2}, {"regex", ""}, {"sort", 1}, {"type", "query"}};
