@@ -413,7 +413,7 @@ int CmdEmit(const std::string& backend, const std::string& file, const std::stri
   }
   // Writing to stdout takes one pipeline (§13): --pipeline, or the file's only one.
   emit::Options o = opt;
-  if (out.empty() && backend != "prometheus" && o.pipeline.empty()) {
+  if (out.empty() && backend != "prometheus" && backend != "grafana" && o.pipeline.empty()) {
     const auto& pipes = program->scopes.at(0).pipelines;
     if (pipes.size() > 1) {
       std::vector<std::string> names;
@@ -427,6 +427,7 @@ int CmdEmit(const std::string& backend, const std::string& file, const std::stri
   std::string error;
   bool ok = backend == "github" ? emit::EmitGithub(*program, sm, o, diags, &files, &error)
             : backend == "argo" ? emit::EmitArgo(*program, sm, o, diags, &files, &error)
+            : backend == "grafana" ? emit::EmitGrafana(*program, sm, o, diags, &files, &error)
                                 : emit::EmitPrometheus(*program, sm, o, diags, &files, &error);
   diags.Sort();
   if (!diags.all().empty()) Render(diags, sm, "text");
@@ -448,7 +449,7 @@ int CmdEmit(const std::string& backend, const std::string& file, const std::stri
     return 0;
   }
   for (const auto& f : files) {
-    const std::string path = backend == "prometheus" ? out : (std::filesystem::path(out) / f.name).string();
+    const std::string path = backend == "prometheus" || backend == "grafana" ? out : (std::filesystem::path(out) / f.name).string();
     if (!WriteAtomic(path, f.text)) {
       std::cerr << fmt::format("trixc: cannot write `{}`\n", path);
       return 2;
@@ -597,9 +598,9 @@ int main(int argc, char** argv) {
   std::string emit_backend, emit_file, emit_out;
   emit::Options emit_opt;
   auto* emitc = app.add_subcommand("emit", "Generate GitHub Actions workflows, Argo manifests or Prometheus rules from a runbook");
-  emitc->add_option("backend", emit_backend, "github, argo or prometheus")->required()->check(CLI::IsMember({"github", "argo", "prometheus"}));
+  emitc->add_option("backend", emit_backend, "github, argo, prometheus or grafana")->required()->check(CLI::IsMember({"github", "argo", "prometheus", "grafana"}));
   emitc->add_option("file", emit_file, "Runbook file")->required();
-  emitc->add_option("-o,--out", emit_out, "Output folder (github, argo) or file (prometheus); standard output when left out");
+  emitc->add_option("-o,--out", emit_out, "Output folder (github, argo) or file (prometheus, grafana); standard output when left out");
   emitc->add_option("--pipeline", emit_opt.pipeline, "Only this pipeline (needed for standard output when the file has several)");
   emitc->add_flag("--allow-degraded", emit_opt.allow_degraded, "Turn E6xx fidelity errors into warnings and write the weaker form");
   emitc->add_option("--image", emit_opt.image, "Argo: container image for steps (default: the pipeline's `image`, else alpine/k8s:1.30.4)");

@@ -40,4 +40,8 @@ bool EmitArgo(const sema::Program& program, const SourceManager& sm, const Optio
 bool EmitPrometheus(const sema::Program& program, const SourceManager& sm, const Options& opt, Diagnostics& diags, std::vector<File>* out,
                     std::string* error);
 
+/// One file: a Grafana dashboard (JSON).
+bool EmitGrafana(const sema::Program& program, const SourceManager& sm, const Options& opt, Diagnostics& diags, std::vector<File>* out,
+                 std::string* error);
+
 }  // namespace trix::emit

@@ -53,11 +53,15 @@ def emit(backend, src, out, *extra):
     return run([TRIXC, "emit", backend, str(src), "-o", str(out), *extra], env=env, cwd=src.parent)
 
 
+# Backends that write one file (-o names the file).
+SINGLE = {"prometheus": "rules.yml", "grafana": "dashboard.json"}
+
+
 def inputs():
     """(path, allow_degraded) for every runbook that must emit. The degraded
     form is what a user gets with --allow-degraded, so it must be valid too."""
     cases = [(p, True) for p in sorted((REPO / "examples").glob("*.trix"))]
-    for phase in ("emit-github", "emit-argo", "emit-prometheus", "emit-github-degraded"):
+    for phase in ("emit-github", "emit-argo", "emit-prometheus", "emit-grafana", "emit-github-degraded"):
         for p in sorted((REPO / "tests" / "golden" / phase).glob("*.trix")):
             if not p.name.startswith("error."):
                 cases.append((p, True))
@@ -70,7 +74,7 @@ class Validators(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         vd = validators_dir()
-        missing = [n for n in ("install.sh", "gha-lint", "argo-validate", "prom-check") if not (vd / n).exists()]
+        missing = [n for n in ("install.sh", "gha-lint", "argo-validate", "prom-check", "grafana-check") if not (vd / n).exists()]
         if missing:
             raise AssertionError(f"validators not found in {vd} (missing {', '.join(missing)}); the repository must be "
                                  "cloned next to shared/, or set TRIX_VALIDATORS_DIR")
@@ -90,7 +94,7 @@ class Validators(unittest.TestCase):
             with self.subTest(src=src.name, backend=backend):
                 out = self.tmp / backend / src.stem
                 shutil.rmtree(out, ignore_errors=True)
-                target = out / "rules.yml" if backend == "prometheus" else out
+                target = out / SINGLE[backend] if backend in SINGLE else out
                 extra = ["--allow-degraded"] if degraded else []
                 r = emit(backend, src, target, *extra)
                 self.assertEqual(r.returncode, 0, f"trixc emit {backend} {src}:\n{r.stdout}")
@@ -101,12 +105,12 @@ class Validators(unittest.TestCase):
                 # Determinism: a second emission is byte-identical.
                 again = self.tmp / (backend + "-again") / src.stem
                 shutil.rmtree(again, ignore_errors=True)
-                emit(backend, src, again / "rules.yml" if backend == "prometheus" else again, *extra)
+                emit(backend, src, again / SINGLE[backend] if backend in SINGLE else again, *extra)
                 for f in files:
                     twin = again / f.relative_to(out)
                     self.assertTrue(twin.exists() and filecmp.cmp(f, twin, shallow=False), f"{f.name} differs between two runs")
                 # Every YAML document parses (the writer's quoting is read back as written).
-                for f in files:
+                for f in files if backend != "grafana" else []:
                     list(yaml.safe_load_all(f.read_text()))
                 checked += len(files)
         return checked
@@ -121,6 +125,17 @@ class Validators(unittest.TestCase):
 
     def test_prometheus_promtool(self):
         self.emit_all("prometheus", "prom-check", "*.yml")
+
+    def test_grafana_dashboard(self):
+        n = self.emit_all("grafana", "grafana-check", "*.json")
+        self.assertGreater(n, 5)
+        # The booking example's analysis metrics and prometheus check are panels with their queries.
+        out = self.tmp / "grafana" / "booking" / "dashboard.json"
+        d = json.loads(out.read_text())
+        exprs = {t["expr"] for p in d["panels"] for t in p.get("targets", [])}
+        self.assertTrue(any("histogram_quantile(0.95" in e for e in exprs), exprs)
+        ids = [p["id"] for p in d["panels"]]
+        self.assertEqual(ids, list(range(1, len(ids) + 1)))
 
     def test_github_environments_json(self):
         out = self.tmp / "envs"

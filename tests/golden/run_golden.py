@@ -37,6 +37,7 @@ PHASES = {
     "emit-github-degraded": ["emit", "github", "--allow-degraded"],
     "emit-argo": ["emit", "argo"],
     "emit-prometheus": ["emit", "prometheus"],
+    "emit-grafana": ["emit", "grafana"],
 }
 
 # A case that hangs is a failure, not a stuck CI job.
