@@ -76,7 +76,6 @@ class ArgoEmitter {
   std::map<std::string, std::string> labels_;       // step label -> step id
   std::vector<ojson> extra_;                        // Rollouts, AnalysisTemplates
   std::set<std::string> extra_names_;
-  int counter_ = 0;
 };
 
 ojson ArgoEmitter::ScriptTemplate(const std::string& name, const std::string& script, ScriptContext& ctx, const json& instr, bool mutating) {
