@@ -820,10 +820,11 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
         Say("approve " + name, fmt::format("{} is not in a role this approval requires; ignored", who));
         continue;
       }
-      if (ans.value("decision", "") == "deny") {
+      const bool deny = ans.value("decision", "") == "deny";
+      Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", deny ? "deny" : "approve"},
+              {"plan_sha256", plan_hash}, {"at", ans.value("at", "")}, {"via", ans.value("via", "approve")}});
+      if (deny) {
         failure_ = fmt::format("approval `{}` was refused by {}", name, who);
-        Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "deny"}, {"plan_sha256", plan_hash},
-                {"via", ans.value("via", "approve")}});
         Say("approve " + name, "REFUSED by " + who);
         return false;
       }
@@ -832,8 +833,6 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
           if (p == who) counted[i].insert(who);
         }
       }
-      Record({{"event", "approval"}, {"id", id}, {"approval", name}, {"who", who}, {"decision", "approve"}, {"plan_sha256", plan_hash},
-              {"at", ans.value("at", "")}, {"via", ans.value("via", "approve")}});
       Say("approve " + name, "approved by " + who + (ans.value("via", "") == "terminal" ? " (at the run's terminal)" : ""));
     }
     bool satisfied = true;

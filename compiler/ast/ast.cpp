@@ -36,4 +36,24 @@ std::string TypeToString(const TypeExpr& t) {
   return std::string(ToString(t.kind));
 }
 
+const char* DeclKeyword(DeclKind k) {
+  switch (k) {
+    case DeclKind::Runbook: return "runbook";
+    case DeclKind::Import: return "import";
+    case DeclKind::Param: return "param";
+    case DeclKind::Secret: return "secret";
+    case DeclKind::Role: return "role";
+    case DeclKind::Environment: return "environment";
+    case DeclKind::Gate: return "gate";
+    case DeclKind::Approval: return "approval";
+    case DeclKind::Analysis: return "analysis";
+    case DeclKind::Service: return "service";
+    case DeclKind::Action: return "action";
+    case DeclKind::Pipeline: return "pipeline";
+    case DeclKind::Alert: return "alert";
+    case DeclKind::Gitops: return "gitops";
+  }
+  return "declaration";
+}
+
 }  // namespace trix::ast

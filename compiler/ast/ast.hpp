@@ -228,6 +228,8 @@ struct Module {
 };
 
 std::string_view ToString(TypeKind k);
+/// The keyword that declares a declaration of kind `k` (`param`, `environment`, ...).
+const char* DeclKeyword(DeclKind k);
 std::string TypeToString(const TypeExpr& t);
 
 }  // namespace trix::ast

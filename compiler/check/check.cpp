@@ -198,25 +198,8 @@ class Checker final : public MutationOracle {
       default: return nullptr;
     }
   }
-  static const char* KindName(ast::DeclKind k) {
-    switch (k) {
-      case ast::DeclKind::Param: return "parameter";
-      case ast::DeclKind::Secret: return "secret";
-      case ast::DeclKind::Role: return "role";
-      case ast::DeclKind::Environment: return "environment";
-      case ast::DeclKind::Gate: return "gate";
-      case ast::DeclKind::Approval: return "approval";
-      case ast::DeclKind::Analysis: return "analysis";
-      case ast::DeclKind::Service: return "service";
-      case ast::DeclKind::Action: return "action";
-      case ast::DeclKind::Pipeline: return "pipeline";
-      case ast::DeclKind::Alert: return "alert";
-      case ast::DeclKind::Gitops: return "gitops";
-      case ast::DeclKind::Import: return "import";
-      case ast::DeclKind::Runbook: return "runbook";
-    }
-    return "declaration";
-  }
+  // The name of a kind of declaration in messages: its keyword, but "parameter" for `param`.
+  static const char* KindName(ast::DeclKind k) { return k == ast::DeclKind::Param ? "parameter" : ast::DeclKeyword(k); }
 
   void BuildTables();
   static std::vector<std::string> Keys(const std::map<std::string, const ast::Decl*>& m) {

@@ -78,33 +78,17 @@ class Dot {
         std::string label = "gate " + group;
         if (in.contains("gate_title")) label += ": " + in["gate_title"].get<std::string>();
         out_ += fmt::format("  subgraph {} {{\n    label={}; style=\"dashed\"; color=\"#5b7db1\";\n", cluster, Q(label));
-        std::string first, last;
-        while (i < ins.size() && ins[i].value("phase", "") == "gate" && ins[i].value("group", "") == group) {
-          std::string id = Item(ins[i], "    ");
-          if (first.empty()) first = id;
-          else out_ += fmt::format("    {} -> {};\n", last, id);
-          last = id;
-          ++i;
-        }
+        entries_.push_back(Chain(ins, i, [&](const json& x) { return x.value("phase", "") == "gate" && x.value("group", "") == group; }));
         out_ += "  }\n";
-        entries_.push_back({first, last});
         continue;
       }
       if (op == "check" || op == "confirm") {  // verify
         std::string cluster = "cluster_verify";
         out_ += fmt::format("  subgraph {} {{\n    label={}; style=\"dashed\"; color=\"#2e7d32\";\n", cluster,
                             Q("verify"));
-        std::string first, last;
-        while (i < ins.size() && ins[i].value("phase", "") == "verify") {
-          std::string id = Item(ins[i], "    ");
-          if (first.empty()) first = id;
-          else out_ += fmt::format("    {} -> {};\n", last, id);
-          last = id;
-          ++i;
-        }
+        entries_.push_back(Chain(ins, i, [](const json& x) { return x.value("phase", "") == "verify"; }));
         out_ += "  }\n";
-        entries_.push_back({first, last});
-        failing.push_back(first + "|" + cluster);
+        failing.push_back(entries_.back().first + "|" + cluster);
         continue;
       }
       if (op == "stage") {
@@ -185,6 +169,21 @@ class Dot {
     if (!fill.empty()) attrs += ", style=\"rounded,filled\", fillcolor=\"" + fill + "\"";
     if (!extra.empty()) attrs += ", " + extra;
     out_ += fmt::format("{}{} [{}];\n", indent, id, attrs);
+  }
+
+  /// The instructions from `i` on while `same` holds (at least the one at
+  /// `i`), as nodes chained in a row inside a cluster; moves `i` past them.
+  template <class Pred>
+  Span Chain(const json& ins, std::size_t& i, Pred same) {
+    Span s;
+    while (i < ins.size() && same(ins[i])) {
+      std::string id = Item(ins[i], "    ");
+      if (s.first.empty()) s.first = id;
+      else out_ += fmt::format("    {} -> {};\n", s.last, id);
+      s.last = id;
+      ++i;
+    }
+    return s;
   }
 
   /// A sequence of steps chained; returns its first and last node.

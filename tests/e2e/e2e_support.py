@@ -21,6 +21,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +61,82 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+class RealPrometheus:
+    """A real Prometheus (Debian's `prometheus`) on a free loopback port, with
+    its configuration, data and log in `workdir`, scraping `targets`
+    ("127.0.0.1:PORT") every second. Ready (`/-/ready`) when the constructor
+    returns; the first scrape of a target comes about 5 s later, so wait for
+    a value with `wait_value`, never with a sleep. `close()` stops it."""
+
+    def __init__(self, workdir, targets=(), ready_timeout=90):
+        if PROMETHEUS is None:
+            raise AssertionError("the `prometheus` binary is not installed: run tools/setup.sh (Debian package prometheus)")
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        if targets:
+            config += "scrape_configs:\n  - job_name: app\n    static_configs:\n"
+            config += f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+        (self.dir / "prometheus.yml").write_text(config)
+        self._log = open(self.dir / "prometheus.log", "w")
+        self.proc = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}", f"--storage.tsdb.path={self.dir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        if not self._poll(self._ready, ready_timeout):
+            log = (self.dir / "prometheus.log").read_text()
+            self.close()
+            raise AssertionError(f"Prometheus was not ready within {ready_timeout} s; its log:\n{log}")
+
+    def _ready(self):
+        try:
+            with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def _poll(self, predicate, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                return False
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def query(self, q):
+        """The value of the first sample of an instant query, or None."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": q}), timeout=2) as r:
+                data = json.load(r)
+        except (OSError, ValueError):
+            return None
+        result = data.get("data", {}).get("result", [])
+        return float(result[0]["value"][1]) if result else None
+
+    def wait_value(self, q, value, timeout=60):
+        """Waits until the instant query `q` gives `value`; AssertionError after `timeout` s."""
+        if not self._poll(lambda: self.query(q) == value, timeout):
+            raise AssertionError(f"Prometheus did not give {q} == {value} within {timeout} s (last: {self.query(q)}); "
+                                 f"its log:\n{(self.dir / 'prometheus.log').read_text()}")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
 
 
 class Route:

@@ -5,18 +5,12 @@ between before and after: a latency that doubles fails a
 journalled and reused by --resume; a baseline with no data stops the run
 before anything changes."""
 
-import shutil
 import signal
 import subprocess
 import sys
 import unittest
-import urllib.parse
-import urllib.request
-import json
 
-from e2e_support import OK, ROLLED_BACK, STOPPED, TrixTestCase, free_port
-
-PROMETHEUS = shutil.which("prometheus")
+from e2e_support import OK, ROLLED_BACK, STOPPED, RealPrometheus, TrixTestCase, free_port
 
 METRICS_SERVER = r'''
 import http.server, sys
@@ -55,40 +49,17 @@ pipeline release {{
 class Baselines(TrixTestCase):
     def setUp(self):
         super().setUp()
-        self.assertTrue(PROMETHEUS, "prometheus is not installed: run tools/setup.sh (Debian package prometheus)")
         self.write("latency", "0.2\n")
         self.write("metrics_server.py", METRICS_SERVER)
         mport = free_port()
         ms = subprocess.Popen([sys.executable, str(self.dir / "metrics_server.py"), str(mport), str(self.dir / "latency")])
         self.addCleanup(lambda: (ms.kill(), ms.wait()))
-        pport = free_port()
-        self.write("prometheus.yml", f"""global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: app
-    static_configs:
-      - targets: ['127.0.0.1:{mport}']
-""")
-        (self.dir / "tsdb").mkdir()
-        log = open(self.dir / "prometheus.log", "w")
-        prom = subprocess.Popen([PROMETHEUS, f"--config.file={self.dir}/prometheus.yml", f"--storage.tsdb.path={self.dir}/tsdb",
-                                 f"--web.listen-address=127.0.0.1:{pport}"], stdout=log, stderr=log)
-        self.addCleanup(lambda: (prom.terminate(), prom.wait(timeout=20), log.close()))
-        self.prom = f"http://127.0.0.1:{pport}"
+        prometheus = RealPrometheus(self.dir / "prometheus", targets=[f"127.0.0.1:{mport}"])
+        self.addCleanup(prometheus.close)
+        self.prom = prometheus.url
+        self.query = prometheus.query
+        self.wait_value = lambda v: prometheus.wait_value("app_latency_p95_seconds", v)
         self.wait_value(0.2)
-
-    def query(self, q):
-        url = f"{self.prom}/api/v1/query?" + urllib.parse.urlencode({"query": q})
-        try:
-            data = json.load(urllib.request.urlopen(url, timeout=2))
-        except Exception:
-            return None
-        result = data.get("data", {}).get("result", [])
-        return float(result[0]["value"][1]) if result else None
-
-    def wait_value(self, v):
-        # Prometheus scrapes a new target about 5 s after it starts: poll, never sleep.
-        self.wait_for(lambda: self.query("app_latency_p95_seconds") == v, timeout=60, what=f"prometheus to scrape {v}")
 
     def rb(self, after, query="app_latency_p95_seconds"):
         self.runbook(RUNBOOK.format(prom=self.prom, query=query))

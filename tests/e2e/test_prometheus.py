@@ -2,23 +2,16 @@
 here on a loopback port) scraping a real HTTP server that serves metrics.
 
 The whole class shares one Prometheus (its first scrape comes a few seconds
-after start); the served values are changed by the tests. Skipped, with a
-message, only when the `prometheus` binary is not installed (tools/setup.sh
-installs it; CI does)."""
+after start); the served values are changed by the tests. Fails when the
+`prometheus` binary is not installed (tools/setup.sh installs it)."""
 
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
-import urllib.parse
-import urllib.request
-import json
 from pathlib import Path
 
-from e2e_support import OK, ROLLED_BACK, STOPPED, LocalHttpServer, Route, TrixTestCase, free_port
-
-PROMETHEUS = shutil.which("prometheus")
+from e2e_support import OK, ROLLED_BACK, STOPPED, LocalHttpServer, RealPrometheus, Route, TrixTestCase
 
 
 def metrics_text(errors, ready):
@@ -26,59 +19,26 @@ def metrics_text(errors, ready):
             f"# TYPE app_ready gauge\napp_ready {ready}\n")
 
 
-@unittest.skipIf(PROMETHEUS is None, "the `prometheus` binary is not installed (run tools/setup.sh); real-Prometheus tests skipped")
-class RealPrometheus(TrixTestCase):
+class RealPrometheusProbes(TrixTestCase):
     @classmethod
     def setUpClass(cls):
         cls.pdir = Path(tempfile.mkdtemp(prefix="trix-prom-"))
         cls.route = Route(200, metrics_text(0.002, 0), content_type="text/plain; version=0.0.4")
         cls.app = LocalHttpServer({"/metrics": cls.route})
-        port = free_port()
-        cls.prom_url = f"http://127.0.0.1:{port}"
-        (cls.pdir / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: app\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{cls.app.port}']\n")
-        cls.log = open(cls.pdir / "prometheus.log", "w")
-        cls.prom = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={cls.pdir / 'prometheus.yml'}", f"--storage.tsdb.path={cls.pdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=cls.log, stderr=subprocess.STDOUT, start_new_session=True)
-        # Ready when a scrape of the app has landed (the first comes seconds after start).
-        end = time.monotonic() + 90
-        while time.monotonic() < end:
-            if cls.prom.poll() is not None:
-                break
-            if cls.query("app_ready") is not None:
-                return
-            time.sleep(0.25)
-        log = (cls.pdir / "prometheus.log").read_text()
-        cls.tearDownClass()
-        raise AssertionError(f"Prometheus did not scrape the app within 90 s; its log:\n{log}")
+        try:
+            cls.prometheus = RealPrometheus(cls.pdir, targets=[f"127.0.0.1:{cls.app.port}"])
+            cls.prometheus.wait_value("app_ready", 0, timeout=90)
+        except BaseException:
+            cls.app.close()
+            raise
+        cls.prom_url = cls.prometheus.url
+        cls.query = cls.prometheus.query
 
     @classmethod
     def tearDownClass(cls):
-        if cls.prom.poll() is None:
-            cls.prom.terminate()
-            try:
-                cls.prom.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.prom.kill()
-                cls.prom.wait()
-        cls.log.close()
+        cls.prometheus.close()
         cls.app.close()
         shutil.rmtree(cls.pdir, ignore_errors=True)
-
-    @classmethod
-    def query(cls, q):
-        """The value of the first sample of an instant query, or None."""
-        try:
-            with urllib.request.urlopen(f"{cls.prom_url}/api/v1/query?" + urllib.parse.urlencode({"query": q}), timeout=2) as r:
-                data = json.load(r)
-        except OSError:
-            return None
-        result = data.get("data", {}).get("result", [])
-        return float(result[0]["value"][1]) if result else None
 
     def serve(self, errors, ready):
         """Changes what the app serves and waits until Prometheus has it."""

@@ -16,7 +16,7 @@ import unittest
 import urllib.request
 from pathlib import Path
 
-from e2e_support import OK, ROLLED_BACK, TrixTestCase, free_port
+from e2e_support import OK, ROLLED_BACK, RealPrometheus, TrixTestCase, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RELOAD = f"sh {REPO}/examples/local-canary/reload.sh"
@@ -449,9 +449,6 @@ class LocalCanaryExample(TrixTestCase):
         self.assertEqual(share(), "v1=100%")
 
 
-PROMETHEUS = shutil.which("prometheus")
-
-
 class PrometheusAnalysis(TrixTestCase):
     """Analyses against a real Prometheus (Debian's `prometheus`) on a loopback
     port. Constant queries (`vector(0.5)`) and a metric nobody writes need no
@@ -459,22 +456,9 @@ class PrometheusAnalysis(TrixTestCase):
 
     def setUp(self):
         super().setUp()
-        self.assertTrue(PROMETHEUS, "prometheus is not installed: run tools/setup.sh (Debian package prometheus)")
-        port = free_port()
-        self.write("prometheus.yml", "global:\n  scrape_interval: 1s\n")
-        (self.dir / "tsdb").mkdir()
-        log = open(self.dir / "prometheus.log", "w")
-        self.prom = subprocess.Popen([PROMETHEUS, f"--config.file={self.dir}/prometheus.yml", f"--storage.tsdb.path={self.dir}/tsdb",
-                                      f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
-        self.addCleanup(lambda: (self.prom.terminate(), self.prom.wait(timeout=20), log.close()))
-        self.url = f"http://127.0.0.1:{port}"
-
-        def ready():
-            try:
-                return urllib.request.urlopen(self.url + "/-/ready", timeout=1).status == 200
-            except Exception:
-                return False
-        self.wait_for(ready, timeout=60, what="prometheus to be ready")
+        prometheus = RealPrometheus(self.dir / "prometheus")
+        self.addCleanup(prometheus.close)
+        self.url = prometheus.url
 
     def rb(self, probe):
         self.runbook(f"""

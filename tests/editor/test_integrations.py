@@ -6,7 +6,6 @@
   actionlint (shared validators' gha-lint), and the SARIF it uploads is what
   `trixc check --format sarif` prints for a broken runbook.
 Run: test_integrations.py --trixc PATH"""
-import argparse
 import json
 import os
 import pathlib
@@ -89,14 +88,7 @@ class WorkflowTest(unittest.TestCase):
         self.assertEqual(sarif["runs"][0]["results"][0]["ruleId"], "E201")
 
 
-def main():
-    global TRIXC
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trixc", required=True)
-    args, rest = ap.parse_known_args()
-    TRIXC = os.path.abspath(args.trixc)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(REPO / "tests"))
+    import suite_main  # noqa: E402  (tests/suite_main.py: --trixc and unittest)
+    suite_main.run(sys.modules[__name__])

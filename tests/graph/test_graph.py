@@ -2,7 +2,6 @@
 """`trixc graph` beyond the golden DOT: Graphviz accepts every golden graph,
 --format svg renders through the real `dot`, a missing `dot` is a clear
 error, and the output is deterministic. Run: test_graph.py --trixc PATH"""
-import argparse
 import os
 import pathlib
 import shutil
@@ -76,14 +75,7 @@ class GraphTest(unittest.TestCase):
                 self.assertIn(first, svg, "docs/images/booking.svg is stale")
 
 
-def main():
-    global TRIXC
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trixc", required=True)
-    args, rest = ap.parse_known_args()
-    TRIXC = os.path.abspath(args.trixc)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(REPO / "tests"))
+    import suite_main  # noqa: E402  (tests/suite_main.py: --trixc and unittest)
+    suite_main.run(sys.modules[__name__])

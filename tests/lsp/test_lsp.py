@@ -2,7 +2,6 @@
 """Scripted sessions with the real language server: spawns `trixc lsp`,
 speaks JSON-RPC with Content-Length framing over its stdin/stdout, and
 asserts on what it answers. Run: python3 test_lsp.py --trixc build/trixc"""
-import argparse
 import json
 import os
 import pathlib
@@ -438,14 +437,7 @@ class LspTest(unittest.TestCase):
         self.assertIsNone(self.srv.request("shutdown")["result"])
 
 
-def main():
-    global TRIXC
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trixc", required=True)
-    args, rest = ap.parse_known_args()
-    TRIXC = os.path.abspath(args.trixc)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(REPO / "tests"))
+    import suite_main  # noqa: E402  (tests/suite_main.py: --trixc and unittest)
+    suite_main.run(sys.modules[__name__])

@@ -30,26 +30,6 @@ bool Inside(const SourceRange& r, FileId file, std::uint32_t offset) {
 
 bool IsIdent(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
-const char* KindWord(ast::DeclKind k) {
-  switch (k) {
-    case ast::DeclKind::Runbook: return "runbook";
-    case ast::DeclKind::Import: return "import";
-    case ast::DeclKind::Param: return "param";
-    case ast::DeclKind::Secret: return "secret";
-    case ast::DeclKind::Role: return "role";
-    case ast::DeclKind::Environment: return "environment";
-    case ast::DeclKind::Gate: return "gate";
-    case ast::DeclKind::Approval: return "approval";
-    case ast::DeclKind::Analysis: return "analysis";
-    case ast::DeclKind::Service: return "service";
-    case ast::DeclKind::Action: return "action";
-    case ast::DeclKind::Pipeline: return "pipeline";
-    case ast::DeclKind::Alert: return "alert";
-    case ast::DeclKind::Gitops: return "gitops";
-  }
-  return "declaration";
-}
-
 std::string_view Slice(const SourceFile& f, SourceRange r) {
   return std::string_view(f.text()).substr(r.begin, r.end - r.begin);
 }
@@ -339,7 +319,7 @@ void Keywords(std::vector<Completion>& out, std::initializer_list<const char*> w
 
 void Names(std::vector<Completion>& out, const ast::Module& m, ast::DeclKind kind, CompletionKind ck) {
   for (const auto& d : m.decls) {
-    if (d.kind == kind && !d.name.name.empty()) out.push_back({d.name.name, ck, KindWord(kind)});
+    if (d.kind == kind && !d.name.name.empty()) out.push_back({d.name.name, ck, ast::DeclKeyword(kind)});
   }
 }
 
@@ -495,13 +475,13 @@ std::vector<Symbol> Symbols(const Analysis& a) {
   for (const auto& d : a.module().decls) {
     Symbol s;
     s.kind = DeclSymbolKind(d.kind);
-    s.detail = KindWord(d.kind);
+    s.detail = ast::DeclKeyword(d.kind);
     s.range = d.range;
     if (d.kind == ast::DeclKind::Import) {
       s.name = d.title ? std::string(Slice(f, d.title->range)) : "import";
       s.selection = d.title ? d.title->range : d.range;
     } else {
-      s.name = d.name.name.empty() ? KindWord(d.kind) : d.name.name;
+      s.name = d.name.name.empty() ? ast::DeclKeyword(d.kind) : d.name.name;
       s.selection = Sel(d.name.range, d.range);
     }
     for (const auto& p : d.params) {
