@@ -1177,20 +1177,27 @@ int Runner::Run() {
     Record({{"event", "resume_refused"}, {"reason", failure_}});
     return kInterrupted;
   }
-  if (ok && opt_.drill) {
-    failure_ = "rollback drill: the rollback path is taken on purpose";
-    Say("drill", "every stage passed; taking the rollback path on purpose, as if verify had failed");
-    Record({{"event", "drill_rollback"}});
+  // Takes the rollback path and sets the outcome: `passed` with exit
+  // `passed_code`, `failed` with exit 12, or interrupted (13, resumable).
+  // Returns whether the rollback path succeeded.
+  auto roll_back = [&](const char* passed, int passed_code, const char* failed) {
     Rollback();
     if (g_stop_rollback) {
       status = "interrupted";
       code = kInterrupted;
-    } else if (rollback_ok_) {
-      status = "drill_passed";
+      return false;
+    }
+    status = rollback_ok_ ? passed : failed;
+    code = rollback_ok_ ? passed_code : kRollbackFailed;
+    return rollback_ok_;
+  };
+  if (ok && opt_.drill) {
+    failure_ = "rollback drill: the rollback path is taken on purpose";
+    Say("drill", "every stage passed; taking the rollback path on purpose, as if verify had failed");
+    Record({{"event", "drill_rollback"}});
+    if (roll_back("drill_passed", kSucceeded, "drill_failed")) {
       Say("drill", "passed: the undo blocks, the rollback block and its verify all succeeded");
-    } else {
-      status = "drill_failed";
-      code = kRollbackFailed;
+    } else if (code == kRollbackFailed) {
       Say("drill", fmt::format("FAILED: the rollback path did not succeed; a real rollback would need a human. Check `trixc log {}` and "
                                "restore the environment by hand",
                                run_id_));
@@ -1206,16 +1213,7 @@ int Runner::Run() {
     Say("run", "stopped, nothing changed: " + failure_);
   } else {
     Say("run", "failed: " + failure_);
-    Rollback();
-    if (g_stop_rollback) {
-      status = "interrupted";
-      code = kInterrupted;
-    } else if (rollback_ok_) {
-      status = "rolled_back";
-      code = kRolledBack;
-    } else {
-      status = "rollback_failed";
-      code = kRollbackFailed;
+    if (!roll_back("rolled_back", kRolledBack, "rollback_failed") && code == kRollbackFailed) {
       Say("run", fmt::format("ROLLBACK FAILED: some undo or rollback steps did not succeed; check the log (`trixc log {}`) and "
                              "restore the environment by hand",
                              run_id_));
