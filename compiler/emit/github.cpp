@@ -371,11 +371,6 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     std::vector<std::string> people = r.value("people", std::vector<std::string>{});
     const int quorum = r.value("quorum", 1);
     std::string what = quorum > 1 ? fmt::format("{} of [{}]", quorum, Join(roles, ", ")) : Join(roles, ", ");
-    if (quorum > 1) {
-      Unsupported(DiagCode::E601, instr["loc"],
-                  fmt::format("approval `{}` requires {} people ({}); a GitHub environment takes one reviewer's approval", aname, quorum, what),
-                  "require one member of each role with separate `require` lines, or run the approval with `trixc run`");
-    }
     if (static_cast<int>(people.size()) > kMaxReviewers) {
       Unsupported(DiagCode::E601, instr["loc"],
                   fmt::format("approval `{}` names {} possible reviewers for `{}`; a GitHub environment takes at most {}", aname, people.size(), what,
@@ -383,7 +378,6 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
                   "use a smaller role, or a GitHub team");
       people.resize(kMaxReviewers);
     }
-    const std::string env_name = DnsName(aname + (reqs.size() > 1 ? "-" + Join(roles, "-") : ""));
     ojson body;
     body["wait_timer"] = 0;
     body["prevent_self_review"] = true;
@@ -391,33 +385,81 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     for (const auto& who : people) reviewers.push_back(ojson{{"type", "User"}, {"login", who}});
     body["reviewers"] = reviewers;
     body["deployment_branch_policy"] = nullptr;
-    environments_[env_name] = body;
 
     std::string g = guard;
     if (r.contains("when")) {
       if (auto w = GhExpr(r["when"], instr["loc"])) g = g.empty() ? *w : g + " && " + *w;
     }
-    c.last = before;
-    ojson job = NewJob(c, fmt::format("Approve {}: {}", aname, what), g);
-    job["environment"] = env_name;
+    // A GitHub environment takes one reviewer's approval, so a quorum of k
+    // is k environments with the same reviewers, one job each, and then a
+    // job that counts the distinct people who approved them (one reviewer
+    // may approve several pending environments at once).
+    const int slots = std::max(quorum, 1);
+    const std::string env_base = DnsName(aname + (reqs.size() > 1 ? "-" + Join(roles, "-") : ""));
+    const std::string id_base = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
     const long long timeout = static_cast<long long>(a.value("timeout_s", 86400.0));
-    ojson steps = ojson::array();
+    std::vector<std::string> slot_ids, slot_envs;
+    for (int k = 1; k <= slots; ++k) {
+      const std::string env_name = env_base + (slots > 1 ? "-" + std::to_string(k) : "");
+      environments_[env_name] = body;
+      c.last = before;
+      ojson job = NewJob(c, fmt::format("Approve {}: {}", aname, what) + (slots > 1 ? fmt::format(" ({} of {})", k, slots) : ""), g);
+      job["environment"] = env_name;
+      ojson steps = ojson::array();
+      ojson env = ojson::object();
+      env["TRIX_WAIT_START"] = "${{ needs." + before.front() + ".outputs.finished_at }}";
+      steps.push_back(ojson{{"name", fmt::format("Approval within its timeout ({})", timeout)},
+                            {"env", env},
+                            {"run", fmt::format("set -e\n"
+                                                "# An approval given after its timeout does not count (the approval fails).\n"
+                                                "if [ $(( $(date +%s) - TRIX_WAIT_START )) -gt {} ]; then\n"
+                                                "  echo 'approval `{}` came after its timeout'; exit 1\n"
+                                                "fi\n"
+                                                "echo 'approval `{}` given through environment {}; who approved is in the deployment reviews of this run'\n",
+                                                timeout, aname, aname, env_name)}});
+      job["steps"] = steps;
+      Finish(job);
+      const std::string id = id_base + (slots > 1 ? "-" + std::to_string(k) : "");
+      c.jobs.push_back(Job{id, job});
+      slot_ids.push_back(id);
+      slot_envs.push_back(env_name);
+    }
+    if (slots == 1) {
+      ids.push_back(slot_ids.front());
+      continue;
+    }
+    c.last = slot_ids;
+    ojson job = NewJob(c, fmt::format("Approve {}: {} distinct people", aname, what), g);
+    job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
+    std::vector<std::string> lower;
+    for (std::string who : people) {
+      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower.push_back(who);  // GitHub logins compare without case
+    }
     ojson env = ojson::object();
-    env["TRIX_WAIT_START"] = "${{ needs." + before.front() + ".outputs.finished_at }}";
-    steps.push_back(ojson{{"name", fmt::format("Approval within its timeout ({})", timeout)},
-                          {"env", env},
-                          {"run", fmt::format("set -e\n"
-                                              "# An approval given after its timeout does not count (the approval fails).\n"
-                                              "if [ $(( $(date +%s) - TRIX_WAIT_START )) -gt {} ]; then\n"
-                                              "  echo 'approval `{}` came after its timeout'; exit 1\n"
-                                              "fi\n"
-                                              "echo 'approval `{}` given through environment {}; who approved is in the deployment reviews of this run'\n",
-                                              timeout, aname, aname, env_name)}});
-    job["steps"] = steps;
+    env["TRIX_GITHUB_TOKEN"] = "${{ github.token }}";
+    const std::string script = fmt::format(
+        "set -eu\n"
+        "# Approval `{0}` needs {1} distinct people of [{2}], never the one who started the run.\n"
+        "# Each of the environments {3} took one reviewer's approval; one reviewer may approve\n"
+        "# several at once, so count the distinct approvers in this run's review history.\n"
+        "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
+        "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
+        "approvers=$(printf '%s' \"$reviews\" | jq -r --argjson envs {4} --argjson people {5} \\\n"
+        "  --arg actor \"$(printf '%s' \"${{GITHUB_TRIGGERING_ACTOR:-$GITHUB_ACTOR}}\" | tr '[:upper:]' '[:lower:]')\" \\\n"
+        "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name | IN($envs[])))\n"
+        "    | .user.login | ascii_downcase | select(. != $actor and IN($people[]))] | unique | .[]')\n"
+        "count=$(printf '%s' \"$approvers\" | grep -c . || true)\n"
+        "echo \"approval \\`{0}\\`: approved by $(printf '%s' \"$approvers\" | paste -sd, -) ($count of {1} needed)\"\n"
+        "if [ \"$count\" -lt {1} ]; then\n"
+        "  echo \"approval \\`{0}\\` needs {1} distinct people of [{2}] other than the one who started the run\"; exit 1\n"
+        "fi\n",
+        aname, slots, Join(roles, ", "), Join(slot_envs, ", "), ShellQuote(ojson(slot_envs).dump()), ShellQuote(ojson(lower).dump()));
+    job["steps"] = ojson::array({ojson{{"name", fmt::format("{} distinct approvers", slots)}, {"env", env}, {"run", script}}});
     Finish(job);
-    const std::string id = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
-    c.jobs.push_back(Job{id, job});
-    ids.push_back(id);
+    const std::string vid = id_base + "-quorum";
+    c.jobs.push_back(Job{vid, job});
+    ids.push_back(vid);
   }
   if (!ids.empty()) c.last = ids;
 }

@@ -443,6 +443,117 @@ pipeline p {{
         self.assertLess(time.time() - started, 20)
 
 
+class FakeGithubApi(http.server.BaseHTTPRequestHandler):
+    """The GitHub REST API cannot exist here: this stand-in serves one run's
+    review history (`reviews`) and records every request it was asked."""
+    reviews = []
+    asked = []
+
+    def do_GET(self):
+        type(self).asked.append((self.path, self.headers.get("Authorization")))
+        if self.path != "/repos/acme/shop/actions/runs/42/approvals":
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = json.dumps(type(self).reviews).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class QuorumApproval(unittest.TestCase):
+    """A quorum of two on GitHub: two environments with the same reviewers and a
+    job that counts the distinct approvers in the run's review history. The
+    counting script runs with bash, curl and jq against a recording stand-in of
+    the GitHub API."""
+
+    RUNBOOK = """
+role ops = ["alice", "bob"]
+role security = ["Dave", "erin"]
+environment production { protected = true }
+approval release { require 2 of [ops, security] }
+pipeline release {
+  trigger dispatch
+  approve release
+  stage rollout {
+    run "./deploy.sh"
+    undo { run "./undeploy.sh" }
+  }
+}
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-quorum-"))
+        src = cls.tmp / "quorum.trix"
+        src.write_text(cls.RUNBOOK)
+        r = subprocess.run([TRIXC, "emit", "github", str(src), "-o", str(cls.tmp / "out")], env=dict(os.environ, NO_COLOR="1"),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.wf = yaml.safe_load((cls.tmp / "out" / "release.yml").read_text())
+        cls.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithubApi)
+        threading.Thread(target=cls.api.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def count(self, reviews, actor="bob"):
+        FakeGithubApi.reviews = reviews
+        FakeGithubApi.asked = []
+        [step] = self.wf["jobs"]["approve-release-quorum"]["steps"][:1]
+        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/shop",
+                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN="tok-123")
+        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(FakeGithubApi.asked, [("/repos/acme/shop/actions/runs/42/approvals", "Bearer tok-123")])
+        return p.returncode, p.stdout + p.stderr
+
+    @staticmethod
+    def review(who, *envs, state="approved"):
+        return {"state": state, "comment": "", "user": {"login": who}, "environments": [{"name": e} for e in envs]}
+
+    def test_shape(self):
+        jobs = self.wf["jobs"]
+        self.assertEqual(jobs["approve-release-1"]["environment"], "release-1")
+        self.assertEqual(jobs["approve-release-2"]["environment"], "release-2")
+        self.assertEqual(jobs["approve-release-quorum"]["needs"], ["start", "approve-release-1", "approve-release-2"])
+        self.assertEqual(jobs["approve-release-quorum"]["permissions"], {"actions": "read", "contents": "read"})
+        self.assertIn("approve-release-quorum", jobs["stage-rollout"]["needs"])
+        for e in ("release-1", "release-2"):
+            body = json.loads((self.tmp / "out" / "environments" / f"{e}.json").read_text())
+            self.assertTrue(body["prevent_self_review"])
+            self.assertEqual(sorted(x["login"] for x in body["reviewers"]), ["Dave", "alice", "bob", "erin"])
+
+    def test_two_people_pass(self):
+        rc, out = self.count([self.review("alice", "release-1"), self.review("DAVE", "release-2")])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("approved by alice,dave (2 of 2 needed)", out)
+
+    def test_one_person_approving_both_environments_fails(self):
+        rc, out = self.count([self.review("alice", "release-1", "release-2")])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("needs 2 distinct people", out)
+
+    def test_outsiders_rejections_other_environments_and_the_starter_do_not_count(self):
+        rc, out = self.count([self.review("alice", "release-1"), self.review("mallory", "release-2"), self.review("erin", "release-2", state="rejected"),
+                              self.review("dave", "production"), self.review("Bob", "release-2")], actor="bob")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("approved by alice (1 of 2 needed)", out)
+
+    def test_api_failure_fails_closed(self):
+        FakeGithubApi.reviews = []
+        [step] = self.wf["jobs"]["approve-release-quorum"]["steps"][:1]
+        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/other",
+                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR="bob", TRIX_GITHUB_TOKEN="tok")
+        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+
+
 def main():
     global TRIXC
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
