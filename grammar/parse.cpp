@@ -92,32 +92,19 @@ struct Node {
 /// node: PEGTL's generic parse tree allocated a node (and a child vector) for
 /// every attempt of every rule on the way to a selected one, failed
 /// alternatives included, which was most of the time of `trixc check`.
-/// Nodes go into one vector in post-order; a rule attempt records where its
-/// nodes start and a failed one truncates back to it. The buffers are reused
-/// from one declaration to the next.
+/// Nodes go into one vector in post-order. A rule attempt remembers (on the
+/// C++ stack, in `control::match`) how many nodes there were and where it
+/// started; a failed one truncates back. The buffers are reused from one
+/// declaration to the next.
 struct Tree {
-  struct Mark {
-    std::uint32_t size;
-    const char* begin;
-  };
   std::vector<Node> nodes;
-  // The marks of the rule attempts in progress: marks[0, depth). A plain
-  // array with a depth counter, not push_back/pop_back: Start runs for
-  // every attempt of most rules.
-  std::vector<Mark> marks = std::vector<Mark>(256);
-  std::size_t depth = 0;
   std::vector<const Node*> kids;
 
-  void Reset() {
-    nodes.clear();
-    depth = 0;
+  void Reset() { nodes.clear(); }
+  [[gnu::always_inline]] void Truncate(std::uint32_t size) {
+    // Node is trivially destructible: this only moves the end.
+    nodes.erase(nodes.begin() + size, nodes.end());
   }
-  [[gnu::always_inline]] void Start(const char* at) {
-    if (depth == marks.size()) marks.resize(marks.size() * 2);
-    marks[depth++] = {static_cast<std::uint32_t>(nodes.size()), at};
-  }
-  [[gnu::always_inline]] void Drop() { --depth; }
-  [[gnu::always_inline]] void Fail() { nodes.erase(nodes.begin() + marks[--depth].size, nodes.end()); }
   // The number of direct children of a node whose subtree starts at `from`
   // and ends before index `end`.
   std::uint32_t CountKids(std::uint32_t from, std::uint32_t end) const {
@@ -126,12 +113,11 @@ struct Tree {
     return n;
   }
   template <typename Rule>
-  void Succeed(const char* at) {
-    const Mark m = marks[--depth];
+  void Succeed(std::uint32_t first, const char* begin, const char* at) {
     if constexpr (kFolded<Rule>) {
-      if (CountKids(m.size, static_cast<std::uint32_t>(nodes.size())) == 1) return;
+      if (CountKids(first, static_cast<std::uint32_t>(nodes.size())) == 1) return;
     }
-    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), m.begin, at, m.size, {}});
+    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), begin, at, first, {}});
   }
   /// Links every node to its children once the declaration is parsed.
   const Node& Finish() {
@@ -176,27 +162,57 @@ struct depth_control : pegtl::normal<Rule> {
 template <typename Rule>
 using base_control = pegtl::must_if<errors, depth_control>::control<Rule>;
 
-// Builds the Tree: selected rules add a node; rules that may contain selected
-// ones (PEGTL's parse_tree::internal::is_leaf tells which) mark where they
-// start so that a failed attempt drops what it added.
+// Rules that never fail after a sub-rule added nodes, so they need no mark
+// to truncate back to: `sor` fails only when every alternative failed (and
+// each alternative cleaned up after itself), `opt` and `star` never fail,
+// `plus` fails only when its first repetition did, and `must`/`if_must`
+// throw (ending the parse) once their condition matched. Every sub-rule is
+// matched through the control, so by induction a failed rule of any kind
+// leaves the tree as it found it.
+template <typename R>
+inline constexpr bool kCleanFailure = false;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::sor<R...>> = true;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::opt<R...>> = true;
+template <typename R, typename... Rs>
+inline constexpr bool kCleanFailure<pegtl::internal::star<R, Rs...>> = true;
+template <typename R, typename... Rs>
+inline constexpr bool kCleanFailure<pegtl::internal::plus<R, Rs...>> = true;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::must<R...>> = true;
+template <bool D, typename C, typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::if_must<D, C, R...>> = true;
+
+// Builds the Tree: a selected rule adds a node when it matched; a rule that
+// may contain selected ones (PEGTL's parse_tree::internal::is_leaf tells
+// which) drops what it added when it fails, unless it cannot fail after a
+// sub-rule succeeded (kCleanFailure: most `sor`s, such as the expression
+// levels and `primary`, which are tried for every operand). Both wrap the
+// match itself rather than using the start/success/failure hooks, so the
+// attempt's start lives in registers, not in a stack of marks.
 template <typename Rule>
 struct control : base_control<Rule> {
   static constexpr bool kSelected = pt::internal::is_selected_node<Rule, is_selected>;
-  static constexpr bool kTracked = kSelected || !pt::internal::is_leaf<8, typename Rule::subs_t, is_selected>;
-  static constexpr bool enable = kTracked || base_control<Rule>::enable;
+  static constexpr bool kLeaf = pt::internal::is_leaf<8, typename Rule::subs_t, is_selected>;
+  // Whether a failed attempt may leave nodes of its sub-rules behind.
+  static constexpr bool kTruncates = !kLeaf && !kCleanFailure<typename Rule::rule_t> && !kCleanFailure<Rule>;
 
-  template <typename ParseInput>
-  static void start(const ParseInput& in, Tree& t) {
-    if constexpr (kTracked) t.Start(in.current());
-  }
-  template <typename ParseInput>
-  static void success(const ParseInput& in, Tree& t) {
-    if constexpr (kSelected) t.Succeed<Rule>(in.current());
-    else if constexpr (kTracked) t.Drop();
-  }
-  template <typename ParseInput>
-  static void failure(const ParseInput&, Tree& t) {
-    if constexpr (kTracked) t.Fail();
+  template <pegtl::apply_mode A, pegtl::rewind_mode M, template <typename...> class Action,
+            template <typename...> class Control, typename ParseInput>
+  static bool match(ParseInput& in, Tree& t) {
+    if constexpr (kSelected || kTruncates) {
+      const auto size = static_cast<std::uint32_t>(t.nodes.size());
+      const char* begin = in.current();
+      if (base_control<Rule>::template match<A, M, Action, Control>(in, t)) {
+        if constexpr (kSelected) t.Succeed<Rule>(size, begin, in.current());
+        return true;
+      }
+      if constexpr (kTruncates) t.Truncate(size);
+      return false;
+    } else {
+      return base_control<Rule>::template match<A, M, Action, Control>(in, t);
+    }
   }
 };
 
