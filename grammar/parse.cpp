@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 #include <fmt/format.h>
@@ -16,6 +17,11 @@
 #include "compiler/util/literals.hpp"
 #include "grammar/errors.hpp"
 #include "grammar/grammar.hpp"
+
+// Grammar analysis (AnalyzeGrammar) of the one hand-written rule: it always
+// succeeds and may consume nothing, like the `star` it replaces.
+template <typename Name>
+struct tao::pegtl::analyze_traits<Name, trix::grammar::line_rest> : analyze_opt_traits<> {};
 
 namespace trix {
 namespace {
@@ -99,6 +105,10 @@ struct Node {
 struct Tree {
   std::vector<Node> nodes;
   std::vector<const Node*> kids;
+  // Comments are trivia: collected by offset from `base` while parsing
+  // (control<comment>; duplicates from backtracking are removed afterwards).
+  std::vector<std::uint32_t> comments;
+  const char* base = nullptr;
 
   void Reset() { nodes.clear(); }
   [[gnu::always_inline]] void Truncate(std::uint32_t size) {
@@ -135,7 +145,7 @@ struct Tree {
   }
 };
 
-// ---- nesting guard and comment collection -------------------------------------------
+// ---- nesting guard -------------------------------------------------------------------
 template <typename Rule>
 inline constexpr bool kNests = std::is_same_v<Rule, postfix> || std::is_same_v<Rule, neg> ||
                                std::is_same_v<Rule, not_expr> || std::is_same_v<Rule, step_full>;
@@ -210,24 +220,16 @@ struct control : base_control<Rule> {
       }
       if constexpr (kTruncates) t.Truncate(size);
       return false;
+    } else if constexpr (std::is_same_v<Rule, comment>) {
+      const char* begin = in.current();
+      if (!base_control<Rule>::template match<A, M, Action, Control>(in, t)) return false;
+      // Not inside `at`/`not_at` look-ahead (apply_mode::nothing), as
+      // with the action this replaces.
+      if constexpr (A == pegtl::apply_mode::action) t.comments.push_back(static_cast<std::uint32_t>(begin - t.base));
+      return true;
     } else {
       return base_control<Rule>::template match<A, M, Action, Control>(in, t);
     }
-  }
-};
-
-// Comments are trivia: collected by offset while parsing (duplicates from
-// backtracking are removed afterwards).
-thread_local std::vector<std::uint32_t>* g_comment_offsets = nullptr;
-thread_local const char* g_base = nullptr;
-
-template <typename Rule>
-struct collect : pegtl::nothing<Rule> {};
-template <>
-struct collect<comment> {
-  template <typename ActionInput, typename... States>
-  static void apply(const ActionInput& in, States&&...) {
-    if (g_comment_offsets) g_comment_offsets->push_back(static_cast<std::uint32_t>(in.begin() - g_base));
   }
 };
 
@@ -293,6 +295,15 @@ ast::ExprPtr Builder::String(const Node& n) {
   e->kind = ast::ExprKind::String;
   e->range = R(n);
   e->triple = Is<triple_string>(n);
+  // The exact number of parts: runs of text (escapes included) and interpolations.
+  std::size_t count = 0;
+  bool in_text = false;
+  for (auto& c : n.children) {
+    const bool interpolation = Is<interp>(*c);
+    if (interpolation || !in_text) ++count;
+    in_text = !interpolation;
+  }
+  e->parts.reserve(count);
   auto add_text = [&](std::string_view t, SourceRange r) {
     if (!e->parts.empty() && !e->parts.back().expr) {
       e->parts.back().text += t;
@@ -394,12 +405,14 @@ ast::Attr Builder::Attr(const Node& n) {
 
 std::vector<ast::Attr> Builder::Attrs(const Node& n) {
   std::vector<ast::Attr> out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) out.push_back(Attr(*c));
   return out;
 }
 
 std::vector<ast::Arg> Builder::Args(const Node& n) {
   std::vector<ast::Arg> out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) {
     ast::Arg a;
     std::size_t i = 0;
@@ -466,6 +479,7 @@ ast::ExprPtr Builder::Expr(const Node& n) {
   }
   if (Is<list_lit>(n)) {
     e->kind = ast::ExprKind::List;
+    e->items.reserve(n.children.size());
     for (auto& c : n.children) e->items.push_back(Expr(*c));
     return e;
   }
@@ -597,6 +611,7 @@ ast::Strategy Builder::Strategy(const Node& n) {
 
 ast::Steps Builder::Steps(const Node& n) {
   ast::Steps out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) out.push_back(Step(*c));
   return out;
 }
@@ -673,6 +688,7 @@ ast::Step Builder::Step(const Node& full) {
 
 std::vector<ast::CheckItem> Builder::Checks(const Node& n, std::size_t from) {
   std::vector<ast::CheckItem> out;
+  out.reserve(n.children.size() - std::min(from, n.children.size()));
   for (std::size_t i = from; i < n.children.size(); ++i) {
     const Node& c = *n.children[i];
     ast::CheckItem it;
@@ -833,6 +849,7 @@ ast::Decl Builder::BuildDecl(const Node& n) {
   } else if (Is<analysis_decl>(n)) {
     d.kind = ast::DeclKind::Analysis;
     name_at(0);
+    d.metrics.reserve(n.children.size());
     for (std::size_t i = 1; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
       ast::Metric m;
@@ -860,6 +877,7 @@ ast::Decl Builder::BuildDecl(const Node& n) {
   } else if (Is<pipeline_decl>(n)) {
     d.kind = ast::DeclKind::Pipeline;
     name_at(0);
+    d.items.reserve(n.children.size());
     for (std::size_t i = 1; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
       if (Is<title>(c)) d.title = StringOf(c);
@@ -889,6 +907,15 @@ bool CheckEncoding(const SourceFile& src, FileId id, Diagnostics& diags) {
   const std::string& t = src.text();
   std::size_t i = 0;
   while (i < t.size()) {
+    // Fast path: eight ASCII bytes with no NUL among them.
+    while (i + 8 <= t.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, t.data() + i, 8);
+      constexpr std::uint64_t kLow = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+      if ((w & kHigh) != 0 || ((w - kLow) & ~w & kHigh) != 0) break;
+      i += 8;
+    }
+    if (i >= t.size()) break;
     auto c = static_cast<unsigned char>(t[i]);
     std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len != 0 && i + len <= t.size();
@@ -924,16 +951,15 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
   if (!CheckEncoding(src, id, diags)) return false;
   const std::string& text = src.text();
   pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data(), text.data() + text.size(), src.path());
-  std::vector<std::uint32_t> comments;
-  g_comment_offsets = &comments;
-  g_base = text.data();
   Builder builder(id, text.data());
   Tree tree;
+  tree.base = text.data();
+  std::vector<std::uint32_t>& comments = tree.comments;
   bool ok = true;
   try {
     while (true) {
       tree.Reset();
-      pegtl::parse<next_decl, collect, control>(in, tree);
+      pegtl::parse<next_decl, pegtl::nothing, control>(in, tree);
       if (tree.nodes.empty()) break;  // end of file
       out->decls.push_back(builder.BuildDecl(tree.Finish()));
     }
@@ -962,7 +988,6 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
     diags.Report(DiagCode::E101, {id, e.begin, e.end}, e.message);
     ok = false;
   }
-  g_comment_offsets = nullptr;
   std::sort(comments.begin(), comments.end());
   comments.erase(std::unique(comments.begin(), comments.end()), comments.end());
   for (std::uint32_t b : comments) {
