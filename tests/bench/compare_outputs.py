@@ -83,6 +83,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--extra", nargs="*", default=[], help="more .trix files to compare unmutated")
     a = ap.parse_args()
+    # Each run's working directory is its input's; binaries given relative to ours must still resolve.
+    a.old, a.new = (str(Path(b).resolve()) if os.sep in b else b for b in (a.old, a.new))
     rng = random.Random(a.seed)
     toks = dict_tokens()
     seeds = sorted(p for d in ("examples", "tests/golden") for p in (ROOT / d).rglob("*.trix")
