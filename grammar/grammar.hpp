@@ -34,7 +34,26 @@ struct line_rest {
 };
 struct comment : seq<one<'#'>, line_rest> {};
 struct sp : sor<plus<space>, comment> {};
-struct ws : star<sp> {};
+/// Whitespace and comments: `star<sp>` as one loop (it runs between almost
+/// every two tokens). Comments still go through the control (parse.cpp
+/// collects them there).
+struct ws {
+  using rule_t = ws;
+  using subs_t = type_list<comment>;
+  template <apply_mode A, rewind_mode M, template <typename...> class Action, template <typename...> class Control,
+            typename ParseInput, typename... States>
+  static bool match(ParseInput& in, States&&... st) {
+    while (true) {
+      const char* b = in.current();
+      const char* e = in.end();
+      const char* p = b;
+      while (p != e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '\v' || *p == '\f')) ++p;
+      in.bump(static_cast<std::size_t>(p - b));
+      if (p == e || *p != '#') return true;
+      if (!Control<comment>::template match<A, rewind_mode::required, Action, Control>(in, st...)) return true;
+    }
+  }
+};
 struct comma : one<','> {};
 struct sep : seq<ws, opt<comma, ws>> {};
 

@@ -18,10 +18,13 @@
 #include "grammar/errors.hpp"
 #include "grammar/grammar.hpp"
 
-// Grammar analysis (AnalyzeGrammar) of the one hand-written rule: it always
-// succeeds and may consume nothing, like the `star` it replaces.
+// Grammar analysis (AnalyzeGrammar) of the hand-written rules: line_rest
+// always succeeds and may consume nothing, like the `star` it replaces.
 template <typename Name>
 struct tao::pegtl::analyze_traits<Name, trix::grammar::line_rest> : analyze_opt_traits<> {};
+// ws is `star<sp>`: may consume nothing; what it calls is `comment`.
+template <typename Name>
+struct tao::pegtl::analyze_traits<Name, trix::grammar::ws> : analyze_opt_traits<trix::grammar::comment> {};
 
 namespace trix {
 namespace {
