@@ -11,6 +11,7 @@
 // sequences put `ws` between their parts.
 #pragma once
 
+#include <cstring>
 #include <tao/pegtl.hpp>
 
 namespace trix::grammar {
@@ -18,9 +19,41 @@ namespace trix::grammar {
 using namespace tao::pegtl;  // NOLINT: the grammar reads like EBNF this way
 
 // ---- lexical ----------------------------------------------------------------
-struct comment : seq<one<'#'>, star<not_one<'\n'>>> {};
+/// The rest of the line up to (not including) `\n` or the end of input:
+/// `star<not_one<'\n'>>` with one memchr instead of a rule match per byte.
+struct line_rest {
+  using rule_t = line_rest;
+  using subs_t = empty_list;
+  template <typename ParseInput>
+  static bool match(ParseInput& in) noexcept {
+    const auto n = in.size();
+    const void* nl = std::memchr(in.current(), '\n', n);
+    in.bump_in_this_line(nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - in.current()) : n);
+    return true;
+  }
+};
+struct comment : seq<one<'#'>, line_rest> {};
 struct sp : sor<plus<space>, comment> {};
-struct ws : star<sp> {};
+/// Whitespace and comments: `star<sp>` as one loop (it runs between almost
+/// every two tokens). Comments still go through the control (parse.cpp
+/// collects them there).
+struct ws {
+  using rule_t = ws;
+  using subs_t = type_list<comment>;
+  template <apply_mode A, rewind_mode M, template <typename...> class Action, template <typename...> class Control,
+            typename ParseInput, typename... States>
+  static bool match(ParseInput& in, States&&... st) {
+    while (true) {
+      const char* b = in.current();
+      const char* e = in.end();
+      const char* p = b;
+      while (p != e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '\v' || *p == '\f')) ++p;
+      in.bump(static_cast<std::size_t>(p - b));
+      if (p == e || *p != '#') return true;
+      if (!Control<comment>::template match<A, rewind_mode::required, Action, Control>(in, st...)) return true;
+    }
+  }
+};
 struct comma : one<','> {};
 struct sep : seq<ws, opt<comma, ws>> {};
 

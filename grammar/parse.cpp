@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 #include <fmt/format.h>
@@ -16,6 +17,14 @@
 #include "compiler/util/literals.hpp"
 #include "grammar/errors.hpp"
 #include "grammar/grammar.hpp"
+
+// Grammar analysis (AnalyzeGrammar) of the hand-written rules: line_rest
+// always succeeds and may consume nothing, like the `star` it replaces.
+template <typename Name>
+struct tao::pegtl::analyze_traits<Name, trix::grammar::line_rest> : analyze_opt_traits<> {};
+// ws is `star<sp>`: may consume nothing; what it calls is `comment`.
+template <typename Name>
+struct tao::pegtl::analyze_traits<Name, trix::grammar::ws> : analyze_opt_traits<trix::grammar::comment> {};
 
 namespace trix {
 namespace {
@@ -92,32 +101,23 @@ struct Node {
 /// node: PEGTL's generic parse tree allocated a node (and a child vector) for
 /// every attempt of every rule on the way to a selected one, failed
 /// alternatives included, which was most of the time of `trixc check`.
-/// Nodes go into one vector in post-order; a rule attempt records where its
-/// nodes start and a failed one truncates back to it. The buffers are reused
-/// from one declaration to the next.
+/// Nodes go into one vector in post-order. A rule attempt remembers (on the
+/// C++ stack, in `control::match`) how many nodes there were and where it
+/// started; a failed one truncates back. The buffers are reused from one
+/// declaration to the next.
 struct Tree {
-  struct Mark {
-    std::uint32_t size;
-    const char* begin;
-  };
   std::vector<Node> nodes;
-  // The marks of the rule attempts in progress: marks[0, depth). A plain
-  // array with a depth counter, not push_back/pop_back: Start runs for
-  // every attempt of most rules.
-  std::vector<Mark> marks = std::vector<Mark>(256);
-  std::size_t depth = 0;
   std::vector<const Node*> kids;
+  // Comments are trivia: collected by offset from `base` while parsing
+  // (control<comment>; duplicates from backtracking are removed afterwards).
+  std::vector<std::uint32_t> comments;
+  const char* base = nullptr;
 
-  void Reset() {
-    nodes.clear();
-    depth = 0;
+  void Reset() { nodes.clear(); }
+  [[gnu::always_inline]] void Truncate(std::uint32_t size) {
+    // Node is trivially destructible: this only moves the end.
+    nodes.erase(nodes.begin() + size, nodes.end());
   }
-  [[gnu::always_inline]] void Start(const char* at) {
-    if (depth == marks.size()) marks.resize(marks.size() * 2);
-    marks[depth++] = {static_cast<std::uint32_t>(nodes.size()), at};
-  }
-  [[gnu::always_inline]] void Drop() { --depth; }
-  [[gnu::always_inline]] void Fail() { nodes.erase(nodes.begin() + marks[--depth].size, nodes.end()); }
   // The number of direct children of a node whose subtree starts at `from`
   // and ends before index `end`.
   std::uint32_t CountKids(std::uint32_t from, std::uint32_t end) const {
@@ -126,12 +126,11 @@ struct Tree {
     return n;
   }
   template <typename Rule>
-  void Succeed(const char* at) {
-    const Mark m = marks[--depth];
+  void Succeed(std::uint32_t first, const char* begin, const char* at) {
     if constexpr (kFolded<Rule>) {
-      if (CountKids(m.size, static_cast<std::uint32_t>(nodes.size())) == 1) return;
+      if (CountKids(first, static_cast<std::uint32_t>(nodes.size())) == 1) return;
     }
-    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), m.begin, at, m.size, {}});
+    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), begin, at, first, {}});
   }
   /// Links every node to its children once the declaration is parsed.
   const Node& Finish() {
@@ -149,7 +148,7 @@ struct Tree {
   }
 };
 
-// ---- nesting guard and comment collection -------------------------------------------
+// ---- nesting guard -------------------------------------------------------------------
 template <typename Rule>
 inline constexpr bool kNests = std::is_same_v<Rule, postfix> || std::is_same_v<Rule, neg> ||
                                std::is_same_v<Rule, not_expr> || std::is_same_v<Rule, step_full>;
@@ -176,42 +175,64 @@ struct depth_control : pegtl::normal<Rule> {
 template <typename Rule>
 using base_control = pegtl::must_if<errors, depth_control>::control<Rule>;
 
-// Builds the Tree: selected rules add a node; rules that may contain selected
-// ones (PEGTL's parse_tree::internal::is_leaf tells which) mark where they
-// start so that a failed attempt drops what it added.
+// Rules that never fail after a sub-rule added nodes, so they need no mark
+// to truncate back to: `sor` fails only when every alternative failed (and
+// each alternative cleaned up after itself), `opt` and `star` never fail,
+// `plus` fails only when its first repetition did, and `must`/`if_must`
+// throw (ending the parse) once their condition matched. Every sub-rule is
+// matched through the control, so by induction a failed rule of any kind
+// leaves the tree as it found it.
+template <typename R>
+inline constexpr bool kCleanFailure = false;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::sor<R...>> = true;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::opt<R...>> = true;
+template <typename R, typename... Rs>
+inline constexpr bool kCleanFailure<pegtl::internal::star<R, Rs...>> = true;
+template <typename R, typename... Rs>
+inline constexpr bool kCleanFailure<pegtl::internal::plus<R, Rs...>> = true;
+template <typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::must<R...>> = true;
+template <bool D, typename C, typename... R>
+inline constexpr bool kCleanFailure<pegtl::internal::if_must<D, C, R...>> = true;
+
+// Builds the Tree: a selected rule adds a node when it matched; a rule that
+// may contain selected ones (PEGTL's parse_tree::internal::is_leaf tells
+// which) drops what it added when it fails, unless it cannot fail after a
+// sub-rule succeeded (kCleanFailure: most `sor`s, such as the expression
+// levels and `primary`, which are tried for every operand). Both wrap the
+// match itself rather than using the start/success/failure hooks, so the
+// attempt's start lives in registers, not in a stack of marks.
 template <typename Rule>
 struct control : base_control<Rule> {
   static constexpr bool kSelected = pt::internal::is_selected_node<Rule, is_selected>;
-  static constexpr bool kTracked = kSelected || !pt::internal::is_leaf<8, typename Rule::subs_t, is_selected>;
-  static constexpr bool enable = kTracked || base_control<Rule>::enable;
+  static constexpr bool kLeaf = pt::internal::is_leaf<8, typename Rule::subs_t, is_selected>;
+  // Whether a failed attempt may leave nodes of its sub-rules behind.
+  static constexpr bool kTruncates = !kLeaf && !kCleanFailure<typename Rule::rule_t> && !kCleanFailure<Rule>;
 
-  template <typename ParseInput>
-  static void start(const ParseInput& in, Tree& t) {
-    if constexpr (kTracked) t.Start(in.current());
-  }
-  template <typename ParseInput>
-  static void success(const ParseInput& in, Tree& t) {
-    if constexpr (kSelected) t.Succeed<Rule>(in.current());
-    else if constexpr (kTracked) t.Drop();
-  }
-  template <typename ParseInput>
-  static void failure(const ParseInput&, Tree& t) {
-    if constexpr (kTracked) t.Fail();
-  }
-};
-
-// Comments are trivia: collected by offset while parsing (duplicates from
-// backtracking are removed afterwards).
-thread_local std::vector<std::uint32_t>* g_comment_offsets = nullptr;
-thread_local const char* g_base = nullptr;
-
-template <typename Rule>
-struct collect : pegtl::nothing<Rule> {};
-template <>
-struct collect<comment> {
-  template <typename ActionInput, typename... States>
-  static void apply(const ActionInput& in, States&&...) {
-    if (g_comment_offsets) g_comment_offsets->push_back(static_cast<std::uint32_t>(in.begin() - g_base));
+  template <pegtl::apply_mode A, pegtl::rewind_mode M, template <typename...> class Action,
+            template <typename...> class Control, typename ParseInput>
+  static bool match(ParseInput& in, Tree& t) {
+    if constexpr (kSelected || kTruncates) {
+      const auto size = static_cast<std::uint32_t>(t.nodes.size());
+      const char* begin = in.current();
+      if (base_control<Rule>::template match<A, M, Action, Control>(in, t)) {
+        if constexpr (kSelected) t.Succeed<Rule>(size, begin, in.current());
+        return true;
+      }
+      if constexpr (kTruncates) t.Truncate(size);
+      return false;
+    } else if constexpr (std::is_same_v<Rule, comment>) {
+      const char* begin = in.current();
+      if (!base_control<Rule>::template match<A, M, Action, Control>(in, t)) return false;
+      // Not inside `at`/`not_at` look-ahead (apply_mode::nothing), as
+      // with the action this replaces.
+      if constexpr (A == pegtl::apply_mode::action) t.comments.push_back(static_cast<std::uint32_t>(begin - t.base));
+      return true;
+    } else {
+      return base_control<Rule>::template match<A, M, Action, Control>(in, t);
+    }
   }
 };
 
@@ -277,6 +298,15 @@ ast::ExprPtr Builder::String(const Node& n) {
   e->kind = ast::ExprKind::String;
   e->range = R(n);
   e->triple = Is<triple_string>(n);
+  // The exact number of parts: runs of text (escapes included) and interpolations.
+  std::size_t count = 0;
+  bool in_text = false;
+  for (auto& c : n.children) {
+    const bool interpolation = Is<interp>(*c);
+    if (interpolation || !in_text) ++count;
+    in_text = !interpolation;
+  }
+  e->parts.reserve(count);
   auto add_text = [&](std::string_view t, SourceRange r) {
     if (!e->parts.empty() && !e->parts.back().expr) {
       e->parts.back().text += t;
@@ -378,12 +408,14 @@ ast::Attr Builder::Attr(const Node& n) {
 
 std::vector<ast::Attr> Builder::Attrs(const Node& n) {
   std::vector<ast::Attr> out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) out.push_back(Attr(*c));
   return out;
 }
 
 std::vector<ast::Arg> Builder::Args(const Node& n) {
   std::vector<ast::Arg> out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) {
     ast::Arg a;
     std::size_t i = 0;
@@ -450,6 +482,7 @@ ast::ExprPtr Builder::Expr(const Node& n) {
   }
   if (Is<list_lit>(n)) {
     e->kind = ast::ExprKind::List;
+    e->items.reserve(n.children.size());
     for (auto& c : n.children) e->items.push_back(Expr(*c));
     return e;
   }
@@ -581,6 +614,7 @@ ast::Strategy Builder::Strategy(const Node& n) {
 
 ast::Steps Builder::Steps(const Node& n) {
   ast::Steps out;
+  out.reserve(n.children.size());
   for (auto& c : n.children) out.push_back(Step(*c));
   return out;
 }
@@ -657,6 +691,7 @@ ast::Step Builder::Step(const Node& full) {
 
 std::vector<ast::CheckItem> Builder::Checks(const Node& n, std::size_t from) {
   std::vector<ast::CheckItem> out;
+  out.reserve(n.children.size() - std::min(from, n.children.size()));
   for (std::size_t i = from; i < n.children.size(); ++i) {
     const Node& c = *n.children[i];
     ast::CheckItem it;
@@ -817,6 +852,7 @@ ast::Decl Builder::BuildDecl(const Node& n) {
   } else if (Is<analysis_decl>(n)) {
     d.kind = ast::DeclKind::Analysis;
     name_at(0);
+    d.metrics.reserve(n.children.size());
     for (std::size_t i = 1; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
       ast::Metric m;
@@ -844,6 +880,7 @@ ast::Decl Builder::BuildDecl(const Node& n) {
   } else if (Is<pipeline_decl>(n)) {
     d.kind = ast::DeclKind::Pipeline;
     name_at(0);
+    d.items.reserve(n.children.size());
     for (std::size_t i = 1; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
       if (Is<title>(c)) d.title = StringOf(c);
@@ -873,6 +910,15 @@ bool CheckEncoding(const SourceFile& src, FileId id, Diagnostics& diags) {
   const std::string& t = src.text();
   std::size_t i = 0;
   while (i < t.size()) {
+    // Fast path: eight ASCII bytes with no NUL among them.
+    while (i + 8 <= t.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, t.data() + i, 8);
+      constexpr std::uint64_t kLow = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+      if ((w & kHigh) != 0 || ((w - kLow) & ~w & kHigh) != 0) break;
+      i += 8;
+    }
+    if (i >= t.size()) break;
     auto c = static_cast<unsigned char>(t[i]);
     std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len != 0 && i + len <= t.size();
@@ -908,16 +954,15 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
   if (!CheckEncoding(src, id, diags)) return false;
   const std::string& text = src.text();
   pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data(), text.data() + text.size(), src.path());
-  std::vector<std::uint32_t> comments;
-  g_comment_offsets = &comments;
-  g_base = text.data();
   Builder builder(id, text.data());
   Tree tree;
+  tree.base = text.data();
+  std::vector<std::uint32_t>& comments = tree.comments;
   bool ok = true;
   try {
     while (true) {
       tree.Reset();
-      pegtl::parse<next_decl, collect, control>(in, tree);
+      pegtl::parse<next_decl, pegtl::nothing, control>(in, tree);
       if (tree.nodes.empty()) break;  // end of file
       out->decls.push_back(builder.BuildDecl(tree.Finish()));
     }
@@ -946,7 +991,6 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
     diags.Report(DiagCode::E101, {id, e.begin, e.end}, e.message);
     ok = false;
   }
-  g_comment_offsets = nullptr;
   std::sort(comments.begin(), comments.end());
   comments.erase(std::unique(comments.begin(), comments.end()), comments.end());
   for (std::uint32_t b : comments) {
