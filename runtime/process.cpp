@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -523,7 +524,14 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
   const double grace = spec.kill_grace_s > 0 ? spec.kill_grace_s : 0;
   double kill_at = 0, drain_until = 0;
   bool exited = false;
-  int idle_ms = 1;  // sleep while both pipes are closed: 1, 2, 4 … 50 ms
+  // Readable when the shell exits, so the loop wakes at its exit, not at
+  // the next tick; the pid is ours and not reaped, so it cannot be reused.
+  // Without it (kernels before 5.3) the loop sleeps 1, 2, 4 … 50 ms while
+  // both pipes are closed and the shell has not exited.
+  // (The system call, not glibc 2.36's <sys/pidfd.h>, whose declaration
+  // lacks extern "C".)
+  Fd exit_fd(static_cast<int>(::syscall(SYS_pidfd_open, child->pid(), 0)));
+  int idle_ms = 1;
 
   auto terminate = [&](double now) {
     child->Signal(SIGTERM);
@@ -556,18 +564,23 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
     if (phase == Phase::kTerminating) next = std::min(next, kill_at);
     if (phase == Phase::kKilled) next = std::min(next, drain_until);
     int wait_ms = static_cast<int>(std::ceil(std::max(0.0, next - now) * 1000));
-    if (pipes_open) {
-      pollfd fds[2];
+    const bool watch_exit = !exited && exit_fd.get() >= 0;
+    if (pipes_open || watch_exit) {
+      pollfd fds[3];
+      Stream* streams[3];
       nfds_t n = 0;
-      Stream* streams[2];
       for (Stream* s : {&out, &err}) {
         if (!s->open()) continue;
         fds[n] = pollfd{s->fd.get(), POLLIN, 0};
         streams[n++] = s;
       }
+      if (watch_exit) {
+        fds[n] = pollfd{exit_fd.get(), POLLIN, 0};
+        streams[n++] = nullptr;
+      }
       int ready = ::poll(fds, n, wait_ms);
       for (nfds_t i = 0; ready > 0 && i < n; ++i)
-        if (fds[i].revents != 0) streams[i]->Read(sink);
+        if (fds[i].revents != 0 && streams[i]) streams[i]->Read(sink);
     } else {
       // The shell closed its output but has not exited yet (or is just
       // exiting: the pipes close before the exit status is ready).
