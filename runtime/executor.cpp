@@ -1059,7 +1059,14 @@ void Runner::WriteMetrics(std::string status) {
     const bool mine = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
     m += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), mine ? 1 : 0);
   }
-  if (!opt_.metrics_file.empty()) WriteFileAtomic(opt_.metrics_file, m);
+  if (!opt_.metrics_file.empty()) {
+    try {
+      WriteFileAtomic(opt_.metrics_file, m);
+    } catch (const std::exception& e) {
+      // As with a failed push: the deployment does not depend on its monitoring.
+      Say("metrics", fmt::format("warning: could not write the metrics file ({}); the run's outcome is unchanged", e.what()));
+    }
+  }
   if (!opt_.pushgateway.empty()) PushMetrics(m, running);
 }
 

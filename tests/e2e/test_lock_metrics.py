@@ -259,6 +259,17 @@ class Metrics(TrixTestCase):
         self.assertEqual(totals.get("succeeded"), 2)
 
 
+class MetricsFileErrors(TrixTestCase):
+    def test_an_unwritable_metrics_file_is_a_warning_not_a_failure(self):
+        # Before, the exception ended trixc with an abort once the run was over.
+        self.runbook(METRICS_RUNBOOK)
+        r = self.run_rb("--param", "mode=ok", "--metrics-file", "no-such-dir/metrics.prom")
+        self.assertExit(r, OK)
+        self.assertEqual(r.stdout.count("warning: could not write the metrics file"), 2, r.stdout)
+        self.assertIn("no-such-dir/metrics.prom", r.stdout)
+        self.assertEqual(self.lines("log"), ["a"])
+
+
 class Pushgateway(TrixTestCase):
     """--pushgateway URL: the same metrics text, PUT to a real HTTP server."""
 
