@@ -1,6 +1,7 @@
 """One run per pipeline and environment at a time (the lock), and the
 Prometheus metrics file of §11 (`--metrics-file`)."""
 
+import json
 import re
 import shutil
 import signal
@@ -131,6 +132,32 @@ def promtool_lint(test, text):
     test.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\n{text}")
 
 
+def stuck_alerts_fired(test, metrics):
+    """Runs the TrixDeploymentStuck rule of `trixc emit prometheus` with
+    `promtool test rules` over these metrics (each sample a constant series;
+    promtool's clock starts at 0, so the start time is moved to 0) and
+    returns whether the alert fires 31 minutes later; None without promtool."""
+    if not shutil.which("promtool"):
+        return None
+    test.assertExit(test.trixc("emit", "prometheus", "rb.trix", "-o", "rules.yml"), OK)
+    series = []
+    for name, samples in metrics.items():
+        for labels, value in samples:
+            if name == "trix_deployment_start_time":
+                value = 0
+            sel = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            series.append({"series": f"{name}{{{sel}}}", "values": f"{value:g}x40"})
+    fired = {"alertname": "TrixDeploymentStuck", "eval_time": "31m", "exp_alerts": [{
+        "exp_labels": {"pipeline": "rel", "environment": "dev", "severity": "warning", "runbook": "trix"},
+        "exp_annotations": {"summary": "Deployment stuck",
+                            "description": "A run of rel on dev started over 30 minutes ago and has not finished."}}]}
+    spec = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [fired]}]}
+    test.write("stuck_test.yml", json.dumps(spec))
+    r = subprocess.run(["promtool", "test", "rules", "stuck_test.yml"], cwd=test.dir, capture_output=True, text=True, timeout=60)
+    return r.returncode == 0
+
+
 APPROVAL_METRICS_RUNBOOK = """\
 role ops = ["alice"]
 approval release { require ops  timeout = 60s }
@@ -179,6 +206,8 @@ class MetricsWhileRunning(TrixTestCase):
         # The counters are carried over, not counted yet.
         self.assertEqual(during["trix_deployments_total"], before["trix_deployments_total"])
         self.assertEqual(during["trix_rollbacks_total"], before["trix_rollbacks_total"])
+        # What the file says now is what the standard alert needs to see a stuck run.
+        self.assertIn(stuck_alerts_fired(self, during), (True, None))
 
         time.sleep(1.1)  # so a start time computed back from the end would differ
         self.assertExit(self.trixc("approve", run_id, "--as", "alice", "--state-dir", "st"), OK)
@@ -193,6 +222,7 @@ class MetricsWhileRunning(TrixTestCase):
         totals = {labels["status"]: v for labels, v in after["trix_deployments_total"]}
         self.assertEqual(totals["succeeded"], 2)
         self.assertEqual(sum(totals.values()), 2)
+        self.assertIn(stuck_alerts_fired(self, after), (False, None))
 
     def test_a_resumed_run_keeps_its_first_start_time(self):
         p, run_id = self.start_waiting()
