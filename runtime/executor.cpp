@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fmt/format.h>
@@ -12,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pwd.h>
 #include <set>
 #include <sstream>
@@ -59,6 +62,24 @@ std::string Now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
   return buf;
+}
+
+// Wall-clock time in Unix seconds.
+double WallNow() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+// The journal's "ts" ("2026-11-28T08:41:07.123Z", journal.cpp) in Unix
+// seconds, or nullopt when it is not in that form.
+std::optional<double> ParseJournalTime(const std::string& ts) {
+  std::tm tm{};
+  int ms = 0, used = 0;
+  if (std::sscanf(ts.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
+    return std::nullopt;
+  if (ts.size() > static_cast<std::size_t>(used) + 4 && ts[used] == '.') ms = std::atoi(ts.c_str() + used + 1);
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t t = timegm(&tm);
+  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+  return static_cast<double>(t) + ms / 1000.0;
 }
 
 std::string ReadText(const std::string& path) {
@@ -209,8 +230,10 @@ class Runner {
   bool WindowOpen();
   bool BeforeChange(const json& s);
   void Rollback();
-  void WriteMetrics(std::string status, double seconds);
-  void PushMetrics(const std::string& text);
+  /// Publishes the metrics file and/or pushgateway group: "running" when the
+  /// run starts, its outcome when it ends.
+  void WriteMetrics(std::string status);
+  void PushMetrics(const std::string& text, bool running);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -244,6 +267,7 @@ class Runner {
   bool ask_in_doubt_ = false;
   std::string failure_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  double start_unix_ = 0;  // when the run first started (Unix seconds); a resume keeps it from the journal
 };
 
 Runner::ProbeOutcome Runner::ProbeOnce(const json& p, const std::string& who) {
@@ -979,8 +1003,16 @@ void Runner::Rollback() {
   rollback_ok_ = ok;
 }
 
-void Runner::WriteMetrics(std::string status, double seconds) {
+void Runner::WriteMetrics(std::string status) {
   if (opt_.metrics_file.empty() && opt_.pushgateway.empty()) return;
+  // "running" is what a run publishes when it starts (or resumes): its start
+  // time and no duration, so TrixDeploymentStuck (`trixc emit prometheus`)
+  // sees a run that never ends. The counters move only at the end.
+  const bool running = status == "running";
+  // Drills are counted apart (trix_drills_total); the deployment series keep
+  // what the last real run said, so a drill publishes nothing when it starts.
+  const bool drill = opt_.drill;
+  if (running && drill) return;
   // Counters accumulate across runs: read what the file says so far.
   std::map<std::string, double> prev;
   {
@@ -993,30 +1025,32 @@ void Runner::WriteMetrics(std::string status, double seconds) {
       prev[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
     }
   }
-  auto counter = [&](const std::string& key, double add) { return fmt::format("{} {}\n", key, prev[key] + add); };
+  auto counter = [&](const std::string& key, double add) { return fmt::format("{} {}\n", key, prev[key] + (running ? 0 : add)); };
   const std::string labels = fmt::format("pipeline=\"{}\",environment=\"{}\"", plan_.value("pipeline", ""), plan_.value("environment", ""));
   std::string m;
-  // Drills are counted apart (trix_drills_total); the deployment series keep
-  // what the last real run said.
-  const bool drill = opt_.drill;
   auto gauge = [&](const std::string& key, double value) {
     if (!drill) return fmt::format("{} {}\n", key, value);
     return prev.count(key) ? fmt::format("{} {}\n", key, prev[key]) : std::string();
   };
   if (drill) status = status == "drill_passed" || status == "drill_failed" ? status : "drill_" + status;
-  m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
-  m += gauge(fmt::format("trix_deployment_duration_seconds{{{}}}", labels), seconds);
+  // Measured from the run's first start, so a resumed run's duration covers
+  // the time it lay interrupted, like its start time does.
+  const double seconds = std::max(0.0, WallNow() - start_unix_);
+  if (!running) {
+    m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
+    m += gauge(fmt::format("trix_deployment_duration_seconds{{{}}}", labels), seconds);
+  }
   m += "# HELP trix_deployment_start_time Unix time the last run started.\n# TYPE trix_deployment_start_time gauge\n";
-  m += gauge(fmt::format("trix_deployment_start_time{{{}}}", labels), static_cast<double>(std::time(nullptr) - static_cast<std::time_t>(seconds)));
+  m += gauge(fmt::format("trix_deployment_start_time{{{}}}", labels), std::floor(start_unix_));
   m += "# HELP trix_deployments_total Deployment runs by outcome.\n# TYPE trix_deployments_total counter\n";
   for (const char* st : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
     m += counter(fmt::format("trix_deployments_total{{{},status=\"{}\"}}", labels, st), status == st ? 1 : 0);
   }
   m += "# HELP trix_rollbacks_total Rollbacks started.\n# TYPE trix_rollbacks_total counter\n";
   m += counter(fmt::format("trix_rollbacks_total{{{}}}", labels), (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
-  m += "# HELP trix_deployment_status Outcome of the last run (1 for its status).\n# TYPE trix_deployment_status gauge\n";
-  for (const char* st : {"succeeded", "stopped", "failed"}) {
-    const std::string mine = status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
+  m += "# HELP trix_deployment_status Outcome of the last run (1 for its status; running while it runs).\n# TYPE trix_deployment_status gauge\n";
+  for (const char* st : {"running", "succeeded", "stopped", "failed"}) {
+    const std::string mine = running ? "running" : status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
     m += gauge(fmt::format("trix_deployment_status{{{},status=\"{}\"}}", labels, st), mine == st ? 1 : 0);
   }
   m += "# HELP trix_drills_total Rollback drills (trixc run --drill) by outcome.\n# TYPE trix_drills_total counter\n";
@@ -1024,11 +1058,18 @@ void Runner::WriteMetrics(std::string status, double seconds) {
     const bool mine = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
     m += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), mine ? 1 : 0);
   }
-  if (!opt_.metrics_file.empty()) WriteFileAtomic(opt_.metrics_file, m);
-  if (!opt_.pushgateway.empty()) PushMetrics(m);
+  if (!opt_.metrics_file.empty()) {
+    try {
+      WriteFileAtomic(opt_.metrics_file, m);
+    } catch (const std::exception& e) {
+      // As with a failed push: the deployment does not depend on its monitoring.
+      Say("metrics", fmt::format("warning: could not write the metrics file ({}); the run's outcome is unchanged", e.what()));
+    }
+  }
+  if (!opt_.pushgateway.empty()) PushMetrics(m, running);
 }
 
-void Runner::PushMetrics(const std::string& text) {
+void Runner::PushMetrics(const std::string& text, bool running) {
   // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E.
   auto seg = [](const std::string& v) {
     std::string out;
@@ -1045,7 +1086,7 @@ void Runner::PushMetrics(const std::string& text) {
   req.timeout_s = 10;
   HttpResponse resp = HttpCall(req);
   if (resp.ok && resp.status >= 200 && resp.status < 300) {
-    Say("metrics", "pushed to " + req.url);
+    Say("metrics", "pushed to " + req.url + (running ? " (the run has started)" : ""));
   } else {
     // The deployment's outcome does not depend on its monitoring.
     Say("metrics", fmt::format("warning: could not push the metrics to {} ({}); the run's outcome is unchanged", req.url,
@@ -1055,6 +1096,7 @@ void Runner::PushMetrics(const std::string& text) {
 
 int Runner::Run() {
   const auto t0 = std::chrono::steady_clock::now();
+  start_unix_ = WallNow();
   if (opt_.started_by.empty()) opt_.started_by = LoginName();
   const std::string runs = opt_.state_dir + "/runs";
   // Resume: rebuild what finished from the journal.
@@ -1084,6 +1126,9 @@ int Runner::Run() {
       if (ev == "baseline") baselines_[r.value("name", "")] = r.value("value", 0.0);
       if (ev == "approved") approvals_given_[r.value("id", "")] = r;
       if (ev == "run_start" && r.contains("started_by")) opt_.started_by = r["started_by"];
+      if (ev == "run_start" && r.contains("ts") && r["ts"].is_string()) {
+        if (auto t = ParseJournalTime(r["ts"].get<std::string>())) start_unix_ = *t;  // the metrics keep the first start
+      }
       if (ev == "run_start" && r.value("drill", false)) opt_.drill = true;
     }
     plan_ = json::parse(ReadText(run_dir_ + "/plan.json"), nullptr, false);
@@ -1152,6 +1197,7 @@ int Runner::Run() {
   }
   IndexDeploys(plan_["instructions"]);
   IndexDeploys(plan_["rollback"]);
+  WriteMetrics("running");
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
@@ -1175,6 +1221,8 @@ int Runner::Run() {
     // Resume stops and asks; nothing is undone and the run stays resumable.
     Say("resume", failure_);
     Record({{"event", "resume_refused"}, {"reason", failure_}});
+    // The run stays interrupted: say so, or its metrics would stay "running".
+    WriteMetrics("interrupted");
     return kInterrupted;
   }
   // Takes the rollback path and sets the outcome: `passed` with exit
@@ -1226,7 +1274,7 @@ int Runner::Run() {
   } else {
     Record({{"event", "run_end"}, {"status", status}, {"exit_code", code}, {"seconds", secs}, {"failure", failure_}});
   }
-  WriteMetrics(status, secs);
+  WriteMetrics(status);
   Say("run", fmt::format("{} in {} (exit {})", status, lit::FormatDuration(std::round(secs * 1000)), code));
   progress_->Close();
   return code;

@@ -1,4 +1,4 @@
-// Running shell commands with fork/exec, one process group per command; see
+// Running shell commands with vfork/exec, one process group per command; see
 // process.hpp for the guarantees and the choices behind them.
 #include "runtime/process.hpp"
 
@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <csignal>
 #include <cstring>
 #include <functional>
@@ -18,12 +19,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 extern char** environ;
 
@@ -43,17 +45,13 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 
 // ---- registry of live process groups, for KillAllChildren() ---------------
 //
-// A pgid is registered under the mutex together with the fork, so every
-// child that exists is in the registry, and it is removed before the group
-// leader is reaped: until then the leader (even as a zombie) keeps the pgid
-// from being reused, so KillAllChildren() can never signal a stranger.
+// A pgid is registered under the mutex together with the vfork, so every
+// child that exists is in the registry, and it is removed (here and in the
+// watchdog) before the group leader is reaped: until then the leader (even
+// as a zombie) keeps the pgid from being reused, so neither
+// KillAllChildren() nor the watchdog can ever signal a stranger.
 std::mutex g_registry_mutex;
 std::set<pid_t> g_live_groups;
-
-void Deregister(pid_t pgid) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  g_live_groups.erase(pgid);
-}
 
 std::string ErrnoText(int err) { return std::system_category().message(err); }
 
@@ -109,108 +107,199 @@ bool MakePipe(Fd& read_end, Fd& write_end, std::string* error) {
 
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
+// ---- the watchdog: one per runtime process ---------------------------------
+//
+// A step's process group must die with the runtime, even when the runtime is
+// killed with SIGKILL and cannot clean up. One small process per runtime
+// process, forked on the first RunProcess(), takes care of that: every step
+// shell registers its process group with it over a SOCK_SEQPACKET socket
+// before it execs, the runtime deregisters the group before it reaps the
+// leader, and when the socket reaches EOF (the runtime's end and every copy
+// of it are close-on-exec, so that happens exactly when the runtime process
+// is gone) the watchdog SIGKILLs every group still registered and exits.
+//
+// Why not PR_SET_PDEATHSIG: it fires when the *thread* that created the
+// child ends, and `parallel {}` runs steps from worker threads that end
+// while the run goes on. EOF on a descriptor belongs to the process.
+struct WatchdogMessage {
+  std::int32_t op;
+  std::int32_t pgid;
+};
+constexpr std::int32_t kRegister = 1;
+constexpr std::int32_t kDeregister = 2;
+
+// Both under g_registry_mutex.
+pid_t g_watchdog_pid = -1;
+int g_watchdog_fd = -1;  // the runtime's end of the socket (close-on-exec)
+
+// The watchdog's side of the fork. The runtime may have other threads (which
+// may have held malloc's locks at the fork), so only system calls here, and
+// memory straight from mmap.
+[[noreturn]] void WatchdogMain(int sock) {
+  // Its own process group: Ctrl-C (sent to the terminal's foreground group)
+  // and `kill -- -PGID` of the runtime's group do not reach it. It ignores
+  // the polite signals all the same; SIGKILL of the watchdog itself is the
+  // one thing it cannot survive (the runtime then starts a new one, below).
+  ::setpgid(0, 0);
+  struct sigaction act;
+  std::memset(&act, 0, sizeof act);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    act.sa_handler = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT || sig == SIGPIPE ? SIG_IGN : SIG_DFL;
+    ::sigaction(sig, &act, nullptr);  // fails harmlessly for KILL/STOP and the real-time signals glibc reserves
+  }
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Hold nothing but the socket: not the terminal, not a caller's pipe
+  // (someone may wait for its EOF), not a step's pipes, not the journal.
+  if (sock != 0) {
+    if (::dup2(sock, 0) < 0) ::_exit(1);
+    sock = 0;
+  }
+  if (::close_range(1, ~0U, 0) != 0) {
+    for (int fd = 1; fd < 65536; ++fd) ::close(fd);  // kernels before 5.9
+  }
+  std::size_t capacity = 1024, count = 0;
+  auto* groups = static_cast<pid_t*>(::mmap(nullptr, capacity * sizeof(pid_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (groups == MAP_FAILED) ::_exit(1);
+  for (;;) {
+    WatchdogMessage m;
+    ssize_t n = ::recv(sock, &m, sizeof m, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: the runtime is gone
+    if (n != static_cast<ssize_t>(sizeof m) || m.pgid <= 1) continue;
+    if (m.op == kRegister) {
+      if (count == capacity) {
+        void* grown = ::mremap(groups, capacity * sizeof(pid_t), 2 * capacity * sizeof(pid_t), MREMAP_MAYMOVE);
+        if (grown == MAP_FAILED) continue;  // cannot happen short of exhausting memory
+        groups = static_cast<pid_t*>(grown);
+        capacity *= 2;
+      }
+      groups[count++] = m.pgid;
+    } else if (m.op == kDeregister) {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (groups[i] != m.pgid) continue;
+        groups[i] = groups[--count];
+        break;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) ::kill(-groups[i], SIGKILL);
+  ::_exit(0);
+}
+
+bool SendToWatchdog(std::int32_t op, pid_t pgid) {
+  WatchdogMessage m{op, static_cast<std::int32_t>(pgid)};
+  ssize_t n;
+  do n = ::send(g_watchdog_fd, &m, sizeof m, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof m);
+}
+
+// Starts the watchdog if there is none (or it died: someone killed it).
+// Called under g_registry_mutex.
+bool EnsureWatchdog(std::string* error) {
+  if (g_watchdog_pid > 0) {
+    int status;
+    if (::waitpid(g_watchdog_pid, &status, WNOHANG) == 0) return true;  // alive
+    ::close(g_watchdog_fd);
+    g_watchdog_fd = -1;
+    g_watchdog_pid = -1;
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    *error = "cannot create the watchdog's socket: " + ErrnoText(errno);
+    return false;
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) WatchdogMain(sv[1]);
+  const int fork_errno = errno;
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    *error = "cannot start the watchdog: " + ErrnoText(fork_errno);
+    return false;
+  }
+  g_watchdog_pid = pid;
+  g_watchdog_fd = sv[0];
+  // Groups registered with a watchdog that died are still running: the new
+  // one must know them too.
+  for (pid_t pgid : g_live_groups) SendToWatchdog(kRegister, pgid);
+  return true;
+}
+
+// Forgets a group before its leader is reaped, here and in the watchdog.
+void Deregister(pid_t pgid) {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  g_live_groups.erase(pgid);
+  if (g_watchdog_fd >= 0) SendToWatchdog(kDeregister, pgid);
+}
+
+// ---- spawning a step -------------------------------------------------------
+
 // What the child reports through the exec-status pipe when it cannot exec.
 struct ChildFailure {
-  int stage;  // kStageChdir or kStageExec
+  int stage;  // kStageChdir, kStageExec or kStageWatchdog
   int err;
 };
 constexpr int kStageChdir = 1;
 constexpr int kStageExec = 2;
+constexpr int kStageWatchdog = 3;
 
-// The shell's side of the watchdog's vfork: async-signal-safe system calls
-// only, then execve or _exit (never a return: it shares the watchdog's stack).
-[[noreturn]] __attribute__((noinline)) void ExecShell(pid_t watchdog, const char* dir, char* const argv[], char* const envp[],
-                                                      int null_fd, int out_fd, int err_fd, int status_fd) {
-#ifdef __linux__
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != watchdog) ::_exit(127);
-#else
-  (void)watchdog;
-#endif
+struct SpawnArgs {
+  const char* dir;
+  char* const* argv;
+  char* const* envp;
+  int null_fd, out_fd, err_fd, status_fd, watchdog_fd;
+};
+
+// The shell's side of the vfork. It shares the runtime's memory and runs on
+// the runtime thread's stack until execve, so: system calls only, nothing
+// allocated, no return (execve or _exit). All signals are blocked (the
+// parent blocked them before vfork), so no handler of the runtime can run
+// here either.
+[[noreturn]] __attribute__((noinline)) void ExecShell(const SpawnArgs& a) {
   // The shell must start with default signal handling and nothing blocked:
   // ignored signals (SIGPIPE, SIGINT in a runtime that handles Ctrl-C) would
   // otherwise stay ignored in every command of the step. (vfork does not
-  // share the signal dispositions, so this leaves the watchdog's alone.)
-  sigset_t none;
-  ::sigemptyset(&none);
+  // share the signal dispositions, so this leaves the runtime's alone.)
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  if (::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+  ::setpgid(0, 0);
   ChildFailure failure{0, 0};
-  if (dir[0] != '\0' && ::chdir(dir) != 0) {
+  // Registered before anything else can go wrong: from here on, the
+  // runtime's death kills this group. If the runtime died already, our copy
+  // of its socket end keeps the watchdog listening until this exec (the copy
+  // is close-on-exec), so the registration is read before the EOF.
+  WatchdogMessage m{kRegister, static_cast<std::int32_t>(::getpid())};
+  if (::send(a.watchdog_fd, &m, sizeof m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof m)) {
+    failure = {kStageWatchdog, errno};
+  } else if (::dup2(a.null_fd, 0) < 0 || ::dup2(a.out_fd, 1) < 0 || ::dup2(a.err_fd, 2) < 0) {
+    failure = {kStageExec, errno};
+  } else if (a.dir[0] != '\0' && ::chdir(a.dir) != 0) {
     failure = {kStageChdir, errno};
   } else {
-    ::execve("/bin/sh", argv, envp);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve("/bin/sh", a.argv, a.envp);
     failure = {kStageExec, errno};
   }
-  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
+  ssize_t ignored = ::write(a.status_fd, &failure, sizeof failure);
   (void)ignored;
   ::_exit(127);
 }
 
-// The watchdog's answer to the runtime's death: kill the whole step.
-void OnRuntimeDeath(int) { ::kill(0, SIGKILL); }
-
-// Runs in the child between fork and exec: only async-signal-safe calls,
-// since other threads of the parent may have held locks (malloc's) at fork.
-//
-// The child becomes the leader of a new process group and stays there as a
-// small watchdog: it forks the shell into the same group and waits for it.
-// PR_SET_PDEATHSIG tells the watchdog when the runtime dies (even by
-// SIGKILL), and it then kills the whole group, so no descendant of a step
-// outlives the runtime. The watchdog ignores SIGTERM (the runtime's polite
-// stop goes to the commands; SIGKILL after the grace period takes it too)
-// and exits with the shell's status (128 + signal when the shell was killed).
-[[noreturn]] void ChildMain(pid_t parent, const char* dir, char* const argv[], char* const envp[], int null_fd,
-                            int out_fd, int err_fd, int status_fd) {
-  ::setpgid(0, 0);
-  sigset_t none;
-  ::sigemptyset(&none);
-#ifdef __linux__
-  struct sigaction on_death;
-  std::memset(&on_death, 0, sizeof on_death);
-  on_death.sa_handler = OnRuntimeDeath;
-  ::sigaction(SIGUSR1, &on_death, nullptr);
-  ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
-  if (::getppid() != parent) ::kill(0, SIGKILL);  // the runtime died before prctl
-#else
-  (void)parent;
-#endif
-  struct sigaction ign;
-  std::memset(&ign, 0, sizeof ign);
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGTERM, &ign, nullptr);
-  ::sigaction(SIGINT, &ign, nullptr);
-  ::sigaction(SIGHUP, &ign, nullptr);
-  const pid_t watchdog = ::getpid();
-  // vfork: the watchdog is single-threaded, and the shell's side only makes
-  // system calls on its own frame (ExecShell) before execve or _exit; it
-  // saves copying the page tables of a process as big as trixc once more
-  // per step.
-  const pid_t shell = ::vfork();
-  if (shell == 0) ExecShell(watchdog, dir, argv, envp, null_fd, out_fd, err_fd, status_fd);
-  if (shell < 0) {
-    ChildFailure failure{kStageExec, errno};
-    ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
-    (void)ignored;
-    ::_exit(127);
-  }
-  // The watchdog holds no pipe ends, so EOF on them means the step's processes let go.
-  ::close(null_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  ::close(status_fd);
-  for (int fd = 0; fd < 3; ++fd) ::close(fd);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  int st = 0;
-  while (::waitpid(shell, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(st)) ::_exit(128 + WTERMSIG(st));
-  ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+// vfork instead of fork: no copy of the runtime's page tables per step, which
+// was most of the runtime's cost per step (docs/performance.md). The calling
+// thread is suspended until the child execs or exits; other threads go on.
+// Kept to a tiny frame of its own, as vfork's returning twice asks.
+__attribute__((noinline)) pid_t SpawnShell(const SpawnArgs& a) {
+  const pid_t pid = ::vfork();
+  if (pid == 0) ExecShell(a);
+  return pid;
 }
 
 // One output stream of the child: line splitting and capture.
@@ -319,6 +408,11 @@ class Child {
 
 }  // namespace
 
+int StepWatchdogPid() {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  return g_watchdog_pid;
+}
+
 void KillAllChildren() {
   std::lock_guard<std::mutex> lock(g_registry_mutex);
   for (pid_t pgid : g_live_groups) ::kill(-pgid, SIGKILL);
@@ -371,31 +465,34 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
   err.is_stderr = true;
   out.capture_limit = err.capture_limit = spec.capture_limit;
   Fd out_w, err_w, status_r, status_w;
-  const pid_t parent = ::getpid();
   std::optional<Child> child;
   {
-    // Pipes, fork and closing our copies of the write ends all happen under
-    // the registry mutex, so no other RunProcess() can fork while this
-    // call's write ends are open: a sibling step's shell never inherits
-    // them, and our EOF (and the exec report) cannot be held up by it.
-    // Close-on-exec covers forks made elsewhere in the program. The same
-    // lock registers the group before KillAllChildren() could miss it.
+    // The watchdog, the pipes, the vfork and closing our copies of the
+    // write ends all happen under the registry mutex, so no other
+    // RunProcess() spawns while this call's write ends are open: a sibling
+    // step's shell never inherits them, not even for the moment before its
+    // exec closes them. The same lock registers the group before
+    // KillAllChildren() could miss it.
     std::lock_guard<std::mutex> lock(g_registry_mutex);
     std::string pipe_error;
+    if (!EnsureWatchdog(&pipe_error)) return fail(pipe_error);
     if (!MakePipe(out.fd, out_w, &pipe_error) || !MakePipe(err.fd, err_w, &pipe_error) ||
         !MakePipe(status_r, status_w, &pipe_error))
       return fail(pipe_error);
     ::fcntl(out.fd.get(), F_SETFL, ::fcntl(out.fd.get(), F_GETFL) | O_NONBLOCK);
     ::fcntl(err.fd.get(), F_SETFL, ::fcntl(err.fd.get(), F_GETFL) | O_NONBLOCK);
-    pid_t pid = ::fork();
-    if (pid < 0) return fail("cannot fork: " + ErrnoText(errno));
-    if (pid == 0)
-      ChildMain(parent, spec.dir.c_str(), argv, envp.data(), null_fd.get(), out_w.get(), err_w.get(),
-                status_w.get());
-    // Also here, so the group exists before we might signal it; whichever of
-    // parent and child runs first wins, the other's call is a no-op or fails
-    // harmlessly (EACCES after exec).
-    ::setpgid(pid, pid);
+    const SpawnArgs args{spec.dir.c_str(), argv, envp.data(), null_fd.get(), out_w.get(), err_w.get(), status_w.get(),
+                         g_watchdog_fd};
+    // No signal handler may run in the vfork child (it would run on our
+    // stack, in our memory): block everything across the vfork.
+    sigset_t all, old_mask;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+    const pid_t pid = SpawnShell(args);
+    const int spawn_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    if (pid < 0) return fail("cannot start /bin/sh: " + ErrnoText(spawn_errno));
+    // The child has exec'd or exited by now: it is its own group leader.
     child.emplace(pid);
     g_live_groups.insert(pid);
     out_w.Close();
@@ -415,6 +512,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
     child->Reap();
     if (failure.stage == kStageChdir)
       return fail("cannot change to directory `" + spec.dir + "`: " + ErrnoText(failure.err));
+    if (failure.stage == kStageWatchdog)
+      return fail("cannot register the step with the watchdog: " + ErrnoText(failure.err));
     return fail("cannot run /bin/sh: " + ErrnoText(failure.err));
   }
 
@@ -425,7 +524,14 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
   const double grace = spec.kill_grace_s > 0 ? spec.kill_grace_s : 0;
   double kill_at = 0, drain_until = 0;
   bool exited = false;
-  int idle_ms = 1;  // sleep while both pipes are closed: 1, 2, 4 … 50 ms
+  // Readable when the shell exits, so the loop wakes at its exit, not at
+  // the next tick; the pid is ours and not reaped, so it cannot be reused.
+  // Without it (kernels before 5.3) the loop sleeps 1, 2, 4 … 50 ms while
+  // both pipes are closed and the shell has not exited.
+  // (The system call, not glibc 2.36's <sys/pidfd.h>, whose declaration
+  // lacks extern "C".)
+  Fd exit_fd(static_cast<int>(::syscall(SYS_pidfd_open, child->pid(), 0)));
+  int idle_ms = 1;
 
   auto terminate = [&](double now) {
     child->Signal(SIGTERM);
@@ -458,18 +564,23 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
     if (phase == Phase::kTerminating) next = std::min(next, kill_at);
     if (phase == Phase::kKilled) next = std::min(next, drain_until);
     int wait_ms = static_cast<int>(std::ceil(std::max(0.0, next - now) * 1000));
-    if (pipes_open) {
-      pollfd fds[2];
+    const bool watch_exit = !exited && exit_fd.get() >= 0;
+    if (pipes_open || watch_exit) {
+      pollfd fds[3];
+      Stream* streams[3];
       nfds_t n = 0;
-      Stream* streams[2];
       for (Stream* s : {&out, &err}) {
         if (!s->open()) continue;
         fds[n] = pollfd{s->fd.get(), POLLIN, 0};
         streams[n++] = s;
       }
+      if (watch_exit) {
+        fds[n] = pollfd{exit_fd.get(), POLLIN, 0};
+        streams[n++] = nullptr;
+      }
       int ready = ::poll(fds, n, wait_ms);
       for (nfds_t i = 0; ready > 0 && i < n; ++i)
-        if (fds[i].revents != 0) streams[i]->Read(sink);
+        if (fds[i].revents != 0 && streams[i]) streams[i]->Read(sink);
     } else {
       // The shell closed its output but has not exited yet (or is just
       // exiting: the pipes close before the exit status is ready).

@@ -16,9 +16,18 @@
 //   a container), not `&`.
 // - After SIGKILL, output is read for at most 0.5 s more: a process that left
 //   the group (setsid) can hold the pipes open forever and must not hang us.
-// - If the runtime itself dies, PR_SET_PDEATHSIG (Linux) kills the direct
-//   child; its descendants are only reached by KillAllChildren(), which the
-//   runtime calls from its SIGINT/SIGTERM path.
+// - The shell is started with vfork (no copy of the runtime's page tables)
+//   and is itself the leader of the step's process group.
+// - If the runtime itself dies, even by SIGKILL, every step's whole process
+//   group is killed: one watchdog process per runtime process (forked on the
+//   first RunProcess(), in its own process group, ignoring SIGINT, SIGTERM,
+//   SIGHUP and SIGQUIT) holds the registration of every live group and
+//   SIGKILLs them when its socket to the runtime reaches EOF. Each shell
+//   registers itself before it execs; a group is deregistered before its
+//   leader is reaped, so a reused pid is never signalled. A watchdog that
+//   was killed is replaced on the next RunProcess() and told the live
+//   groups. On a normal stop the runtime kills its steps itself
+//   (KillAllChildren() from its SIGINT/SIGTERM path).
 // - Output lines longer than 64 KiB are delivered to the sink in 64 KiB
 //   pieces, so a step printing binary data cannot grow memory without bound.
 // - The runtime must not set SIGCHLD to SIG_IGN (children would be reaped
@@ -68,6 +77,9 @@ ProcessResult RunProcess(const ProcessSpec& spec, const LineSink& sink, const st
 /// normal thread after the signal handler set a flag — it locks a mutex, so
 /// it is not async-signal-safe. For a graceful stop, set `cancel` instead.
 void KillAllChildren();
+
+/// The watchdog's pid, or -1 before the first RunProcess(). For tests.
+int StepWatchdogPid();
 
 /// Shell quoting lives with the other text helpers (compiler/util/text.hpp);
 /// the runtime renders plan text with it.

@@ -371,13 +371,14 @@ class TrixTestCase(unittest.TestCase):
         """`trixc run rb.trix --state-dir st ARGS...`"""
         return self.trixc("run", rb, "--state-dir", STATE, *args, **kw)
 
-    def start(self, *args, env=None, drop_env=()):
-        """Starts trixc in the background; stdout/stderr go to files in the test dir."""
+    def start(self, *args, env=None, drop_env=(), new_session=False):
+        """Starts trixc in the background; stdout/stderr go to files in the test dir.
+        `new_session`: in a session and process group of its own (pgid == pid), as a shell's job."""
         n = len(self._procs)
         out = open(self.dir / f".trixc{n}.out", "w+")
         err = open(self.dir / f".trixc{n}.err", "w+")
         p = subprocess.Popen([TRIXC, *map(str, args)], cwd=self.dir, env=self.env_for(env, drop_env), stdin=subprocess.DEVNULL,
-                             stdout=out, stderr=err, text=True)
+                             stdout=out, stderr=err, text=True, start_new_session=new_session)
         p.out_path = self.dir / f".trixc{n}.out"
         p.err_path = self.dir / f".trixc{n}.err"
         self._procs.append(p)

@@ -1,7 +1,12 @@
 """One run per pipeline and environment at a time (the lock), and the
 Prometheus metrics file of §11 (`--metrics-file`)."""
 
+import json
 import re
+import shutil
+import signal
+import subprocess
+import time
 import unittest
 
 from e2e_support import OK, ROLLED_BACK, ROLLBACK_FAILED, STOPPED, Route, TrixTestCase, free_port
@@ -111,6 +116,134 @@ def parse_metrics(text):
     return out
 
 
+def status_of(metrics):
+    """The status whose trix_deployment_status sample is 1 (and every other 0)."""
+    ones = [labels["status"] for labels, v in metrics["trix_deployment_status"] if v == 1]
+    zeros = [labels["status"] for labels, v in metrics["trix_deployment_status"] if v == 0]
+    assert len(ones) == 1 and len(ones) + len(zeros) == 4, metrics["trix_deployment_status"]
+    return ones[0]
+
+
+def promtool_lint(test, text):
+    """`promtool check metrics` (Debian's prometheus package), when it is installed."""
+    if not shutil.which("promtool"):
+        return
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    test.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\n{text}")
+
+
+def stuck_alerts_fired(test, metrics):
+    """Runs the TrixDeploymentStuck rule of `trixc emit prometheus` with
+    `promtool test rules` over these metrics (each sample a constant series;
+    promtool's clock starts at 0, so the start time is moved to 0) and
+    returns whether the alert fires 31 minutes later; None without promtool."""
+    if not shutil.which("promtool"):
+        return None
+    test.assertExit(test.trixc("emit", "prometheus", "rb.trix", "-o", "rules.yml"), OK)
+    series = []
+    for name, samples in metrics.items():
+        for labels, value in samples:
+            if name == "trix_deployment_start_time":
+                value = 0
+            sel = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            series.append({"series": f"{name}{{{sel}}}", "values": f"{value:g}x40"})
+    fired = {"alertname": "TrixDeploymentStuck", "eval_time": "31m", "exp_alerts": [{
+        "exp_labels": {"pipeline": "rel", "environment": "dev", "severity": "warning", "runbook": "trix"},
+        "exp_annotations": {"summary": "Deployment stuck",
+                            "description": "A run of rel on dev started over 30 minutes ago and has not finished."}}]}
+    spec = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [fired]}]}
+    test.write("stuck_test.yml", json.dumps(spec))
+    r = subprocess.run(["promtool", "test", "rules", "stuck_test.yml"], cwd=test.dir, capture_output=True, text=True, timeout=60)
+    return r.returncode == 0
+
+
+APPROVAL_METRICS_RUNBOOK = """\
+role ops = ["alice"]
+approval release { require ops  timeout = 60s }
+environment dev { x = 1 }
+pipeline rel {
+  approve release
+  stage s { run "echo a >> log" }
+}
+"""
+
+
+class MetricsWhileRunning(TrixTestCase):
+    """trix_deployment_start_time is published when a run starts, so the
+    TrixDeploymentStuck alert (`trixc emit prometheus`) can see a run that
+    does not end: start time, status running, no duration yet."""
+
+    def setUp(self):
+        super().setUp()
+        self.runbook(APPROVAL_METRICS_RUNBOOK)
+
+    def start_waiting(self, *args):
+        p = self.start_rb("--as", "carol", "--metrics-file", "metrics.prom", *args)
+        self.wait_for(lambda: "waiting for approval" in self.status().stdout, timeout=10, what="the run to wait", proc=p)
+        [run_id] = [r for r in self.run_ids() if "waiting for approval" in self.status(r).stdout]
+        return p, run_id
+
+    def test_start_time_and_running_status_are_published_before_the_end(self):
+        # A finished run first: its duration and counters are what the next run starts from.
+        self.write("rb2.trix", APPROVAL_METRICS_RUNBOOK.replace("approve release\n", ""))
+        self.assertExit(self.run_rb("--metrics-file", "metrics.prom", rb="rb2.trix"), OK)
+        before = parse_metrics(self.read("metrics.prom"))
+        self.assertIn("trix_deployment_duration_seconds", before)
+
+        t0 = time.time()
+        p, run_id = self.start_waiting()
+        text = self.read("metrics.prom")
+        promtool_lint(self, text)
+        during = parse_metrics(text)
+        [(labels, start)] = during["trix_deployment_start_time"]
+        self.assertEqual(labels, {"pipeline": "rel", "environment": "dev"})
+        self.assertLessEqual(start, time.time())
+        self.assertGreaterEqual(start, int(t0) - 1)
+        # No duration for this pipeline and environment until the run ends.
+        self.assertNotIn("trix_deployment_duration_seconds", during)
+        self.assertEqual(status_of(during), "running")
+        # The counters are carried over, not counted yet.
+        self.assertEqual(during["trix_deployments_total"], before["trix_deployments_total"])
+        self.assertEqual(during["trix_rollbacks_total"], before["trix_rollbacks_total"])
+        # What the file says now is what the standard alert needs to see a stuck run.
+        self.assertIn(stuck_alerts_fired(self, during), (True, None))
+
+        time.sleep(1.1)  # so a start time computed back from the end would differ
+        self.assertExit(self.trixc("approve", run_id, "--as", "alice", "--state-dir", "st"), OK)
+        self.assertExit(self.finish(p), OK)
+        text = self.read("metrics.prom")
+        promtool_lint(self, text)
+        after = parse_metrics(text)
+        self.assertEqual(after["trix_deployment_start_time"], during["trix_deployment_start_time"])
+        [(_labels, duration)] = after["trix_deployment_duration_seconds"]
+        self.assertGreaterEqual(duration, 1.0)
+        self.assertEqual(status_of(after), "succeeded")
+        totals = {labels["status"]: v for labels, v in after["trix_deployments_total"]}
+        self.assertEqual(totals["succeeded"], 2)
+        self.assertEqual(sum(totals.values()), 2)
+        self.assertIn(stuck_alerts_fired(self, after), (False, None))
+
+    def test_a_resumed_run_keeps_its_first_start_time(self):
+        p, run_id = self.start_waiting()
+        first = parse_metrics(self.read("metrics.prom"))["trix_deployment_start_time"]
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        time.sleep(1.1)  # a new start time would be a later second
+        q = self.start("run", "--resume", run_id, "--state-dir", "st", "--metrics-file", "metrics.prom")
+        self.wait_for(lambda: "waiting for approval" in self.output_of(q), timeout=10, what="the resumed run to wait", proc=q)
+        during = parse_metrics(self.read("metrics.prom"))
+        self.assertEqual(status_of(during), "running")
+        self.assertEqual(during["trix_deployment_start_time"], first)
+        self.assertExit(self.trixc("approve", run_id, "--as", "alice", "--state-dir", "st"), OK)
+        self.assertExit(self.finish(q), OK)
+        after = parse_metrics(self.read("metrics.prom"))
+        self.assertEqual(after["trix_deployment_start_time"], first)
+        [(_labels, duration)] = after["trix_deployment_duration_seconds"]
+        self.assertGreaterEqual(duration, 1.0, "the duration of a resumed run counts from its first start")
+        self.assertEqual(status_of(after), "succeeded")
+
+
 class Metrics(TrixTestCase):
     def setUp(self):
         super().setUp()
@@ -156,6 +289,17 @@ class Metrics(TrixTestCase):
         self.assertEqual(totals.get("succeeded"), 2)
 
 
+class MetricsFileErrors(TrixTestCase):
+    def test_an_unwritable_metrics_file_is_a_warning_not_a_failure(self):
+        # Before, the exception ended trixc with an abort once the run was over.
+        self.runbook(METRICS_RUNBOOK)
+        r = self.run_rb("--param", "mode=ok", "--metrics-file", "no-such-dir/metrics.prom")
+        self.assertExit(r, OK)
+        self.assertEqual(r.stdout.count("warning: could not write the metrics file"), 2, r.stdout)
+        self.assertIn("no-such-dir/metrics.prom", r.stdout)
+        self.assertEqual(self.lines("log"), ["a"])
+
+
 class Pushgateway(TrixTestCase):
     """--pushgateway URL: the same metrics text, PUT to a real HTTP server."""
 
@@ -170,10 +314,16 @@ class Pushgateway(TrixTestCase):
         r = self.run_rb("--param", "mode=step", "--pushgateway", gw.url + "/", "--metrics-file", "metrics.prom")
         self.assertExit(r, ROLLED_BACK)
         pushes = [(m, p, b, h) for (m, p, b, h) in gw.requests if p == self.PATH]
-        self.assertEqual(len(pushes), 1, gw.requests)
-        method, _path, body, headers = pushes[0]
-        self.assertEqual(method, "PUT")
-        self.assertTrue(headers.get("Content-Type", "").startswith("text/plain"))
+        # One push when the run starts, one when it ends.
+        self.assertEqual(len(pushes), 2, gw.requests)
+        for method, _path, _body, headers in pushes:
+            self.assertEqual(method, "PUT")
+            self.assertTrue(headers.get("Content-Type", "").startswith("text/plain"))
+        first = parse_metrics(pushes[0][2])
+        self.assertEqual(status_of(first), "running")
+        self.assertNotIn("trix_deployment_duration_seconds", first)
+        self.assertEqual(first["trix_deployment_start_time"], parse_metrics(pushes[1][2])["trix_deployment_start_time"])
+        method, _path, body, headers = pushes[1]
         # The body is exactly what --metrics-file got.
         self.assertEqual(body, self.read("metrics.prom"))
         metrics = parse_metrics(body)
@@ -186,7 +336,7 @@ class Pushgateway(TrixTestCase):
         gw = self.http_server({})  # every path answers 404
         r = self.run_rb("--param", "mode=ok", "--pushgateway", gw.url)
         self.assertExit(r, OK)
-        self.assertEqual(gw.paths("PUT"), [self.PATH])
+        self.assertEqual(gw.paths("PUT"), [self.PATH, self.PATH])
         self.assertIn("warning: could not push the metrics", r.stdout)
         self.assertIn("HTTP 404", r.stdout)
 

@@ -36,7 +36,7 @@ class Resume(TrixTestCase):
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
         self.assertEqual(self.lines("log"), ["first", "second"])
-        # trixc died without cleaning up; PR_SET_PDEATHSIG takes the step's shell.
+        # trixc died without cleaning up; its watchdog kills the step's process group.
         self.wait_for(lambda: not pid_alive(pid), timeout=5, what="the killed run's step to die")
         [run_id] = self.run_ids()
         # let the test continue quickly when the step runs again

@@ -12,12 +12,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace trix::rt;
@@ -292,6 +294,72 @@ TEST_CASE("KillAllChildren kills running steps", "[process]") {
   runner.join();
   CHECK(r.exit_code == 128 + SIGKILL);
   CHECK(r.seconds < 1);
+}
+
+TEST_CASE("the shell is the leader of the step's own process group", "[process]") {
+  auto r = Run("cut -d' ' -f5 /proc/$$/stat; echo $$");
+  REQUIRE(r.exit_code == 0);
+  std::istringstream in(r.out);
+  long pgid = 0, pid = 0;
+  in >> pgid >> pid;
+  CHECK(pgid == pid);
+  CHECK(pgid != static_cast<long>(::getpgrp()));
+}
+
+TEST_CASE("a step shell does not inherit the runtime's ignored or blocked signals", "[process]") {
+  // The runtime blocks every signal around the vfork; the shell must not
+  // keep that mask or an ignored disposition.
+  struct sigaction ign{}, old{};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
+  auto r = Run("grep -E '^(SigBlk|SigIgn):' /proc/$$/status");
+  ::sigaction(SIGPIPE, &old, nullptr);
+  CHECK(r.out == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST_CASE("the watchdog kills a SIGKILLed runtime's steps, also after it was itself replaced", "[process]") {
+  // A runtime of its own, in a child process, since this one cannot be
+  // SIGKILLed: it starts a long step, kills its watchdog, starts a short
+  // step (which replaces the watchdog and must tell it about the long one)
+  // and waits to be killed.
+  TempDir dir;
+  const std::string pids = ShellQuote(dir.File("pids"));
+  const std::string report = dir.File("report");
+  const pid_t runtime = ::fork();
+  REQUIRE(runtime >= 0);
+  if (runtime == 0) {
+    std::thread long_step([&] { Run("sleep 30 & echo $! >> " + pids + "; echo $$ >> " + pids + "; wait"); });
+    long_step.detach();
+    while (ReadPids(dir.File("pids")).size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int first = StepWatchdogPid();
+    ::kill(first, SIGKILL);
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(first), &info, WEXITED | WNOWAIT);  // dead, still unreaped
+    auto r = Run("echo short");
+    std::ofstream(report) << first << " " << StepWatchdogPid() << " " << r.out;
+    for (;;) ::pause();
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string text;
+  while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream in(report);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ::kill(runtime, SIGKILL);
+  ::waitpid(runtime, nullptr, 0);
+  std::istringstream in(text);
+  long first = 0, second = 0;
+  std::string word;
+  in >> first >> second >> word;
+  CHECK(first > 0);
+  CHECK(second > 0);
+  CHECK(second != first);
+  CHECK(word == "short");
+  auto recorded = ReadPids(dir.File("pids"));
+  REQUIRE(recorded.size() == 2);
+  CHECK(AllDead(recorded));
+  CHECK(AllDead({static_cast<pid_t>(second)}));  // and the watchdog went with them
 }
 
 TEST_CASE("concurrent runs do not hold each other's pipes open", "[process]") {
