@@ -1316,6 +1316,10 @@ int Status(const std::string& state_dir, const std::string& run_id) {
   const std::string runs = state_dir + "/runs";
   std::vector<std::string> ids;
   if (!run_id.empty()) {
+    if (!fs::exists(runs + "/" + run_id)) {
+      std::cerr << fmt::format("trixc: no run `{}` under {}\n", run_id, runs);
+      return kUsage;
+    }
     ids.push_back(run_id);
   } else if (fs::exists(runs)) {
     for (const auto& e : fs::directory_iterator(runs)) ids.push_back(e.path().filename().string());

@@ -123,6 +123,14 @@ class ExitCodes(TrixTestCase):
         self.assertExit(log, OK)
         self.assertIn('"rollback_start"', log.stdout)
 
+    def test_status_and_log_of_an_unknown_run_are_usage_errors(self):
+        self.run_rb()
+        for cmd in ("status", "log"):
+            r = self.trixc(cmd, "no-such-run", "--state-dir", "st")
+            self.assertExit(r, USAGE, cmd)
+            self.assertIn("no run `no-such-run`", r.stderr, cmd)
+            self.assertEqual(r.stdout, "", cmd)
+
 
 class Errors(TrixTestCase):
     def setUp(self):
