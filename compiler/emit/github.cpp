@@ -354,6 +354,19 @@ void GithubEmitter::StageSteps(Chain& c, const json& steps, ojson& job_steps, co
   }
 }
 
+/// The body of a GitHub environment's API call (PUT repos/O/R/environments/NAME)
+/// whose required reviewers are `people`.
+ojson EnvironmentBody(const std::vector<std::string>& people, bool prevent_self_review) {
+  ojson body;
+  body["wait_timer"] = 0;
+  body["prevent_self_review"] = prevent_self_review;
+  ojson reviewers = ojson::array();
+  for (const auto& who : people) reviewers.push_back(ojson{{"type", "User"}, {"login", who}});
+  body["reviewers"] = reviewers;
+  body["deployment_branch_policy"] = nullptr;
+  return body;
+}
+
 void GithubEmitter::Approval(Chain& c, const json& instr) {
   const json& a = instr.value("approval", json::object());
   const std::string aname = a.value("name", "approval");
@@ -378,13 +391,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
                   "use a smaller role, or a GitHub team");
       people.resize(kMaxReviewers);
     }
-    ojson body;
-    body["wait_timer"] = 0;
-    body["prevent_self_review"] = true;
-    ojson reviewers = ojson::array();
-    for (const auto& who : people) reviewers.push_back(ojson{{"type", "User"}, {"login", who}});
-    body["reviewers"] = reviewers;
-    body["deployment_branch_policy"] = nullptr;
+    const ojson body = EnvironmentBody(people, true);
 
     std::string g = guard;
     if (r.contains("when")) {
@@ -513,14 +520,7 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
                   "use fewer role members, or a GitHub team");
       list.resize(kMaxReviewers);
     }
-    ojson body;
-    body["wait_timer"] = 0;
-    body["prevent_self_review"] = false;
-    ojson reviewers = ojson::array();
-    for (const auto& who : list) reviewers.push_back(ojson{{"type", "User"}, {"login", who}});
-    body["reviewers"] = reviewers;
-    body["deployment_branch_policy"] = nullptr;
-    environments_["attest"] = body;
+    environments_["attest"] = EnvironmentBody(list, false);
     ojson job = NewJob(c, "Attest: " + (phase == "gate" && first.contains("gate_title") ? PlainText(first["gate_title"]) : group), confirm_guard);
     job["environment"] = "attest";
     std::string text = "# Approving this job's environment attests every statement below.\n";

@@ -147,10 +147,10 @@ bool EmitGrafana(const sema::Program& program, const SourceManager& sm, const Op
         if (seen.insert({q.title, q.expr}).second) qs.push_back(q);
       }
     }
+    const json params = pp.plans.empty() ? json::object() : pp.plans.front().value("params", json::object());
     for (const auto& q : qs) {
       l.Panel("timeseries", q.title, q.expr, "", "", "Query as written in the runbook.");
       for (const auto& n : q.names) {
-        const json& params = pp.plans.empty() ? json() : pp.plans.front().value("params", json::object());
         if (!param_vars.count(n)) param_vars[n] = params.contains(n) && !params[n].is_null() ? PlainText(params[n]) : std::string();
       }
     }

@@ -225,8 +225,8 @@ pipeline p {{
         self.assertEqual(r.returncode, 0, r.stderr)
         return yaml.safe_load(r.stdout)
 
-    def run_jobs(self, wf, env_extra=None):
-        """Runs each job's `run:` steps in order; returns (job id, step name, exit code) of the first failure, or None."""
+    def fresh_work(self, wf):
+        """An empty working folder and the environment of a workflow's steps outside GitHub."""
         work = self.tmp / "work"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
@@ -235,8 +235,13 @@ pipeline p {{
             # Outside GitHub there are no inputs: the default is the literal after `||`.
             # (a GitHub expression string doubles its single quotes)
             env[k] = v.rsplit("|| '", 1)[1][: -len("') }}")].replace("''", "'") if "||" in v else v
-        env.update(env_extra or {})
         env["TRIX_DEADLINE"] = str(int(time.time()) + 300)
+        return work, env
+
+    def run_jobs(self, wf, env_extra=None):
+        """Runs each job's `run:` steps in order; returns (job id, step name, exit code) of the first failure, or None."""
+        work, env = self.fresh_work(wf)
+        env.update(env_extra or {})
         for jid, job in wf["jobs"].items():
             if jid.endswith("rollback"):
                 continue
@@ -258,13 +263,7 @@ pipeline p {{
         until one fails, then the rollback job, whose step conditions (`needs.J.outputs.ID
         == 'done'`) are read from the outputs the jobs wrote. Returns the failed job id."""
         import re
-        work = self.tmp / "work"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-        env = dict(os.environ)
-        for k, v in (wf.get("env") or {}).items():
-            env[k] = v.rsplit("|| '", 1)[1][: -len("') }}")].replace("''", "'") if "||" in v else v
-        env["TRIX_DEADLINE"] = str(int(time.time()) + 300)
+        work, env = self.fresh_work(wf)
         outputs, failed = {}, None
 
         def value(expr):
