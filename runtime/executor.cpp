@@ -148,11 +148,12 @@ class Runner {
     if (progress_) progress_->Line(line);
     else std::cout << line << std::endl;
   }
-  void Record(json r, Journal::Durability d = Journal::Durability::kSynced) {
-    if (!journal_) return;
+  // Returns the record's "ts", or "" when there is no journal (a dry run).
+  std::string Record(json r, Journal::Durability d = Journal::Durability::kSynced) {
+    if (!journal_) return "";
     std::lock_guard<std::mutex> lock(journal_mu_);
     r["run"] = run_id_;
-    journal_->Append(RedactJson(r), d);
+    return journal_->Append(RedactJson(r), d);
   }
 
   // ---- evaluation -------------------------------------------------------------------------
@@ -1181,13 +1182,17 @@ int Runner::Run() {
     if (opt_.resume_id.empty()) WriteFileAtomic(run_dir_ + "/plan.json", plan_.dump(2) + "\n");
     journal_ = std::make_unique<Journal>(run_dir_ + "/journal.jsonl");
   }
-  Record({{"event", opt_.resume_id.empty() ? "run_start" : "run_resume"},
-          {"pipeline", plan_["pipeline"]},
-          {"environment", plan_["environment"]},
-          {"plan_sha256", plan_["plan_sha256"]},
-          {"started_by", opt_.started_by},
-          {"drill", opt_.drill},
-          {"pid", static_cast<long>(getpid())}});
+  const std::string start_ts = Record({{"event", opt_.resume_id.empty() ? "run_start" : "run_resume"},
+                                       {"pipeline", plan_["pipeline"]},
+                                       {"environment", plan_["environment"]},
+                                       {"plan_sha256", plan_["plan_sha256"]},
+                                       {"started_by", opt_.started_by},
+                                       {"drill", opt_.drill},
+                                       {"pid", static_cast<long>(getpid())}});
+  // The start time published now is the one a resume reads back from run_start.
+  if (opt_.resume_id.empty()) {
+    if (auto t = ParseJournalTime(start_ts)) start_unix_ = *t;
+  }
   progress_ = MakeProgressView(DetectProgressOptions(opt_.json_output));
   Say("run", fmt::format("{} {} `{}` on `{}`{} (plan {})", opt_.resume_id.empty() ? "starting" : "resuming", run_id_,
                          plan_.value("pipeline", ""), plan_.value("environment", ""), opt_.dry_run ? " — dry run, nothing will change" : "",

@@ -353,12 +353,13 @@ void Journal::Sync() {
   unsynced_ = false;
 }
 
-void Journal::Append(nlohmann::json record, Durability durability) {
+std::string Journal::Append(nlohmann::json record, Durability durability) {
   if (!record.is_object()) throw std::invalid_argument("journal record must be a JSON object");
   if (fd_ < 0) throw std::runtime_error("journal " + path_ + " is not open");
   long long seq = seq_ + 1;
   record["seq"] = seq;
-  record["ts"] = NowRfc3339Ms();
+  std::string ts = NowRfc3339Ms();
+  record["ts"] = ts;
   // dump() without indent is one line (newlines inside strings are escaped).
   // Invalid UTF-8 (command output, say) is replaced with U+FFFD rather than
   // throwing: losing a journal record over one bad byte would be worse.
@@ -384,6 +385,7 @@ void Journal::Append(nlohmann::json record, Durability durability) {
     unsynced_ = true;
   }
   seq_ = seq;
+  return ts;
 }
 
 std::vector<nlohmann::json> ReadJournal(const std::string& path) {

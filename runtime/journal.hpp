@@ -30,7 +30,8 @@ class Journal {
 
   enum class Durability { kSynced, kDeferred };
   /// Appends one record (adds "ts": RFC 3339 UTC with milliseconds, and "seq": n).
-  void Append(nlohmann::json record, Durability durability = Durability::kSynced);
+  // Returns the record's "ts" as written.
+  std::string Append(nlohmann::json record, Durability durability = Durability::kSynced);
   /// Makes every record appended so far durable (no-op when nothing is pending).
   void Sync();
   const std::string& path() const { return path_; }
