@@ -324,6 +324,7 @@ ast::ExprPtr Builder::String(const Node& n) {
       add_text(t, R(*c));
     } else if (Is<interp>(*c)) {
       e->parts.push_back({{}, Expr(*c->children.at(0)), R(*c)});
+      e->interpolated = true;
     }
   }
   if (e->triple) {
@@ -654,12 +655,12 @@ ast::Step Builder::Step(const Node& full) {
         s.kind = ast::StepKind::Deploy;
         s.service = Id(*c.children.at(0));
         s.version = Expr(*c.children.at(1)->children.at(0));
-        if (c.children.size() > 2) s.strategy = Strategy(*c.children[2]);
+        if (c.children.size() > 2) s.strategy = std::make_unique<ast::Strategy>(Strategy(*c.children[2]));
       } else if (Is<wait_step>(c)) {
         const Node& w = *c.children.at(0);
         if (Is<wait_until>(w)) {
           s.kind = ast::StepKind::WaitUntil;
-          s.probe = Probe(*w.children.at(0));
+          s.probe = std::make_unique<ast::Probe>(Probe(*w.children.at(0)));
         } else {
           s.kind = ast::StepKind::Wait;
           s.wait_spelling = w.string();
@@ -746,7 +747,7 @@ ast::PipelineItem Builder::PipelineItem(const Node& n) {
   } else if (Is<baseline_item>(n)) {
     it.kind = ast::PipelineItemKind::Baseline;
     it.name = Id(*n.children.at(0));
-    it.probe = Probe(*n.children.at(1));
+    it.probe = std::make_unique<ast::Probe>(Probe(*n.children.at(1)));
     if (auto* r = Find<read_clause>(n)) it.read = Expr(*r->children.at(0));
   } else if (Is<gate_ref>(n) || Is<approve_ref>(n)) {
     it.kind = Is<gate_ref>(n) ? ast::PipelineItemKind::Gate : ast::PipelineItemKind::Approve;

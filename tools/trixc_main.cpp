@@ -73,7 +73,7 @@ void PrepareHeap([[maybe_unused]] std::size_t bytes) {
   constexpr std::size_t kHuge = std::size_t{2} << 20;
   constexpr std::size_t kMax = std::size_t{1} << 30;  // mallopt takes an int
   bytes = std::min(bytes, kMax);
-  if (bytes < 4 * kHuge) return;
+  if (bytes < 2 * kHuge) return;  // below one huge page after alignment: nothing to gain
   // Keep the heap once grown (no trimming on free), and take the whole
   // reservation with the next sbrk.
   if (!mallopt(M_TRIM_THRESHOLD, static_cast<int>(kMax)) || !mallopt(M_MMAP_THRESHOLD, 4 << 20) ||

@@ -4,7 +4,12 @@
 namespace trix::ast {
 
 bool Expr::IsPlainString(std::string* text_value) const {
-  if (kind != ExprKind::String) return false;
+  if (kind != ExprKind::String || interpolated) return false;
+  if (!text_value) return true;
+  if (parts.size() == 1) {
+    *text_value = parts[0].text;
+    return true;
+  }
   std::string t;
   for (const auto& p : parts) {
     if (p.expr) return false;

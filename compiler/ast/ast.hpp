@@ -51,18 +51,21 @@ enum class ExprKind {
   Unary, Binary, Member, Index, Call,
 };
 
+// The members are ordered so that the small ones share words (208 bytes
+// became 192; a large runbook has millions of expressions).
 struct Expr {
   ExprKind kind;
   SourceRange range;
+  SourceRange name_range;  // Member: the member name
+  bool triple = false;        // String
+  bool interpolated = false;  // String: a part is `${...}` (the parser sets it; readers need not look at `parts`)
+  bool boolean = false;       // Bool
   // String
   std::vector<StrPart> parts;
-  bool triple = false;
   // Int / Float / Duration(ms) / Percent(fraction) / Bool
   double number = 0;
   long long integer = 0;
-  bool boolean = false;
   std::string text;  // source spelling of a number/duration/percent; operator for Unary/Binary; name for Name/Member
-  SourceRange name_range;  // Member: the member name
   // List items / Call args
   std::vector<ExprPtr> items;
   std::vector<Attr> attrs;  // Map
@@ -128,14 +131,15 @@ struct Step {
   std::vector<Attr> opts;
   bool has_opts = false;
   ExprPtr expect;
-  // Deploy
+  // Deploy (the strategy and WaitUntil's probe are on the heap: most steps have neither,
+  // and a large runbook has hundreds of thousands of steps)
   Ident service;
   ExprPtr version;
-  std::optional<Strategy> strategy;
+  std::unique_ptr<Strategy> strategy;
   // Wait
   double wait_ms = 0;
   std::string wait_spelling;
-  std::optional<Probe> probe;  // WaitUntil
+  std::unique_ptr<Probe> probe;  // WaitUntil
   // Parallel
   Steps children;
   // Notify: target = text; Approve: name
@@ -187,7 +191,7 @@ struct PipelineItem {
   ExprPtr title;       // Stage / Verify title
   std::vector<Attr> attrs;  // Trigger attrs
   bool has_attrs = false;
-  std::optional<Probe> probe;  // Baseline
+  std::unique_ptr<Probe> probe;  // Baseline (on the heap: the other kinds have none)
   ExprPtr read;        // Baseline `read EXPR`
   ExprPtr when;        // Gate / Approve
   Steps steps;         // Stage / Rollback
@@ -199,6 +203,7 @@ struct PipelineItem {
 };
 
 enum class DeclKind { Runbook, Import, Param, Secret, Role, Environment, Gate, Approval, Analysis, Service, Action, Pipeline, Alert, Gitops };
+inline constexpr std::size_t kDeclKinds = static_cast<std::size_t>(DeclKind::Gitops) + 1;
 
 struct Decl {
   DeclKind kind;

@@ -2,6 +2,7 @@
 // rules of §3-§12 (attributes, probes, steps, strategies, pipelines).
 // The approval path analysis lives in policy.cpp.
 #include <algorithm>
+#include <array>
 #include <fmt/format.h>
 #include <functional>
 #include <optional>
@@ -88,10 +89,12 @@ struct Uses {
   bool mutating = false;
   bool has_undo = false;
 
-  void Merge(const Uses& o, std::optional<SourceRange> at = std::nullopt) {
+  void Merge(const Uses& o, std::optional<SourceRange> at = std::nullopt, bool with_baseline_reads = true) {
     for (auto& [k, r] : o.env_reads) env_reads.emplace(k, at ? EnvRead{*at, r.origin ? r.origin : r.at} : r);
     for (auto& r : o.prom_no_at) prom_no_at.push_back(at ? *at : r);
-    for (auto& [n, r] : o.baseline_reads) baseline_reads.push_back({n, r});
+    if (with_baseline_reads) {
+      for (auto& [n, r] : o.baseline_reads) baseline_reads.push_back({n, r});
+    }
     mutating = mutating || o.mutating;
     has_undo = has_undo || o.has_undo;
   }
@@ -286,8 +289,17 @@ class Checker final : public MutationOracle {
   void CheckEnvReads(const std::string& who, const Uses& uses, const std::vector<const ast::Decl*>& targets,
                      EnvReadCache* cache = nullptr);
 
+  /// The declarations of one kind in module `module` that its symbol table
+  /// holds (not a duplicate), in source order: the order the checks walk
+  /// them in, which is the order they lie in memory. (Name order jumped
+  /// across a large AST and made most node reads of `check` cache misses.)
+  const std::vector<const ast::Decl*>& InOrder(int module, ast::DeclKind k) const {
+    return in_order_[static_cast<std::size_t>(module)][static_cast<std::size_t>(k)];
+  }
+
   Program& p_;
   Diagnostics& d_;
+  std::vector<std::array<std::vector<const ast::Decl*>, ast::kDeclKinds>> in_order_;  // InOrder()
   std::vector<std::vector<char>> used_;        // per module, per declaration (UsedFlag)
   std::set<const ast::Decl*> used_other_;      // anything else (none expected)
   std::map<const ast::Decl*, Uses> decl_uses_;     // gates, analyses, services, approvals
@@ -312,6 +324,7 @@ class Checker final : public MutationOracle {
 void Checker::BuildTables() {
   used_.clear();
   for (const auto& m : p_.load.modules) used_.emplace_back(m->ast.decls.size(), 0);
+  in_order_.assign(p_.load.modules.size(), {});
   p_.scopes.resize(p_.load.modules.size());
   for (std::size_t mi = 0; mi < p_.load.modules.size(); ++mi) {
     const LoadedModule& m = *p_.load.modules[mi];
@@ -329,6 +342,7 @@ void Checker::BuildTables() {
       if (d.kind == ast::DeclKind::Import) continue;
       auto* table = Table(s, d.kind);
       auto [it, inserted] = table->emplace(d.name.name, &d);
+      if (inserted) in_order_[mi][static_cast<std::size_t>(d.kind)].push_back(&d);
       if (!inserted) {
         d_.Report(DiagCode::E202, d.name.range, fmt::format("{} `{}` is declared twice", KindName(d.kind), d.name.name))
             .Note(it->second->name.range, "first declared here");
@@ -390,6 +404,7 @@ bool Checker::HasSecret(const ast::Expr& e, Scope& sc) {
 Type Checker::TypeOf(const ast::Expr& e, Scope& sc) {
   switch (e.kind) {
     case ExprKind::String: {
+      if (!e.interpolated) return Type::Of(Kind::String);
       for (const auto& part : e.parts) {
         if (!part.expr) continue;
         Scope inner = sc;
@@ -1317,13 +1332,15 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
 
 // ---- declarations ---------------------------------------------------------------------------------------
 void Checker::CheckEnvironments() {
-  auto& scope = p_.scopes[0];
-  for (const auto& [name, d] : scope.environments) {
+  for (const ast::Decl* d : InOrder(0, ast::DeclKind::Environment)) {
     Scope sc;
     sc.module = 0;
     sc.allow_env = false;
     sc.what = "an environment's attributes";
-    CheckAttrs(d->attrs, kEnvReserved, sc, fmt::format("environment `{}`", name), d->range, /*free=*/true);
+    CheckAttrs(d->attrs, kEnvReserved, sc, fmt::format("environment `{}`", d->name.name), d->range, /*free=*/true);
+  }
+  // The type of `env.X` is that of the first environment, by name, that defines X.
+  for (const auto& [name, d] : p_.scopes[0].environments) {
     for (const auto& a : d->attrs) {
       bool reserved = false;
       for (const auto& s : kEnvReserved) reserved = reserved || s.name == a.key.name;
@@ -1349,8 +1366,8 @@ void Checker::CheckEnvironments() {
 }
 
 void Checker::CheckParamsSecretsRoles(int module) {
-  auto& scope = p_.scopes[module];
-  for (const auto& [name, d] : scope.params) {
+  for (const ast::Decl* d : InOrder(module, ast::DeclKind::Param)) {
+    const std::string& name = d->name.name;
     if (!d->value) {
       if (d->type && d->type->kind == ast::TypeKind::Secret) {
         d_.Report(DiagCode::E301, d->type->range, fmt::format("a parameter cannot be a `secret`; declare `secret {} = env(\"...\")` instead", name));
@@ -1387,7 +1404,8 @@ void Checker::CheckParamsSecretsRoles(int module) {
       if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, d->value->range, CronMessage(*err));
     }
   }
-  for (const auto& [name, d] : scope.secrets) {
+  for (const ast::Decl* d : InOrder(module, ast::DeclKind::Secret)) {
+    const std::string& name = d->name.name;
     const ast::Expr& v = *d->value;
     bool ok = v.kind == ExprKind::Call && v.lhs->kind == ExprKind::Name && (v.lhs->text == "env" || v.lhs->text == "file");
     if (!ok) {
@@ -1402,7 +1420,8 @@ void Checker::CheckParamsSecretsRoles(int module) {
     sc.what = "a secret";
     TypeOf(v, sc);
   }
-  for (const auto& [name, d] : scope.roles) {
+  for (const ast::Decl* d : InOrder(module, ast::DeclKind::Role)) {
+    const std::string& name = d->name.name;
     const ast::Expr& v = *d->value;
     if (v.kind != ExprKind::List) {
       d_.Report(DiagCode::E301, v.range, fmt::format("role `{}` must be a list of people, e.g. `[\"alice\", \"bob\"]`", name));
@@ -1701,10 +1720,9 @@ void Checker::CheckPipeline(const ast::Decl& d) {
       case PK::Gate: {
         const ast::Decl* g = Resolve(0, ast::DeclKind::Gate, it.name);
         if (g) {
-          Uses gu = decl_uses_[g];
-          check_baseline_reads(gu.baseline_reads, fmt::format("gate `{}`", g->name.name));
-          gu.baseline_reads.clear();
-          uses.Merge(gu, it.range);
+          const Uses& gu = decl_uses_[g];
+          if (!gu.baseline_reads.empty()) check_baseline_reads(gu.baseline_reads, fmt::format("gate `{}`", g->name.name));
+          uses.Merge(gu, it.range, /*with_baseline_reads=*/false);
         }
         if (it.when) Expect(*it.when, Type::Of(Kind::Bool), sc, "a `when` guard");
         break;
@@ -1728,9 +1746,8 @@ void Checker::CheckPipeline(const ast::Decl& d) {
         ss.uses = &su;
         ss.allow_baseline = true;
         CheckSteps(it.steps, ss, ctx);
-        check_baseline_reads(su.baseline_reads, fmt::format("stage `{}`", it.name.name));
-        su.baseline_reads.clear();
-        uses.Merge(su);
+        if (!su.baseline_reads.empty()) check_baseline_reads(su.baseline_reads, fmt::format("stage `{}`", it.name.name));
+        uses.Merge(su, std::nullopt, /*with_baseline_reads=*/false);
         break;
       }
       case PK::Verify:
@@ -1829,25 +1846,25 @@ void Checker::CheckPipeline(const ast::Decl& d) {
 }
 
 void Checker::CheckUnused() {
-  const ModuleScope& s = p_.scopes[0];
   // Names starting with `_` are exempt (and so is the empty name of a
   // declaration whose name failed to parse).
-  auto check = [&](const std::map<std::string, const ast::Decl*>& table, const char* kind) {
-    for (const auto& [name, d] : table) {
+  auto check = [&](ast::DeclKind k, const char* kind) {
+    for (const ast::Decl* d : InOrder(0, k)) {
+      const std::string& name = d->name.name;
       if (name.empty() || name[0] == '_') continue;
       if (!Used(d)) {
         d_.Report(DiagCode::W501, d->name.range, fmt::format("{} `{}` is never used", kind, name)).Help("remove it, or prefix the name with `_` to keep it");
       }
     }
   };
-  check(s.params, "parameter");
-  check(s.secrets, "secret");
-  check(s.roles, "role");
-  check(s.gates, "gate");
-  check(s.approvals, "approval");
-  check(s.analyses, "analysis");
-  check(s.services, "service");
-  check(s.actions, "action");
+  check(ast::DeclKind::Param, "parameter");
+  check(ast::DeclKind::Secret, "secret");
+  check(ast::DeclKind::Role, "role");
+  check(ast::DeclKind::Gate, "gate");
+  check(ast::DeclKind::Approval, "approval");
+  check(ast::DeclKind::Analysis, "analysis");
+  check(ast::DeclKind::Service, "service");
+  check(ast::DeclKind::Action, "action");
   for (const auto& e : p_.load.modules[0]->imports) {
     if (e.module < 0) continue;  // failed to load: E203/E204 says so already
     if (!used_imports_.count({0, e.binding})) {
@@ -1863,17 +1880,17 @@ void Checker::Run() {
   // Declarations that pipelines depend on come first, so their uses are known.
   for (std::size_t m = 0; m < p_.scopes.size(); ++m) {
     module_ = static_cast<int>(m);
-    auto& s = p_.scopes[m];
-    for (auto& [k, d] : s.services) CheckService(*d);
-    for (auto& [k, d] : s.analyses) CheckAnalysis(*d);
-    for (auto& [k, d] : s.gates) CheckGate(*d);
-    for (auto& [k, d] : s.approvals) CheckApproval(*d);
-    for (auto& [k, d] : s.actions) ActionUses(module_, d);
+    for (const ast::Decl* d : InOrder(module_, ast::DeclKind::Service)) CheckService(*d);
+    for (const ast::Decl* d : InOrder(module_, ast::DeclKind::Analysis)) CheckAnalysis(*d);
+    for (const ast::Decl* d : InOrder(module_, ast::DeclKind::Gate)) CheckGate(*d);
+    for (const ast::Decl* d : InOrder(module_, ast::DeclKind::Approval)) CheckApproval(*d);
+    // By name: where a recursive action is reported (E206) depends on which one is checked first.
+    for (auto& [k, d] : p_.scopes[m].actions) ActionUses(module_, d);
   }
   module_ = 0;
-  for (auto& [k, d] : p_.scopes[0].pipelines) CheckPipeline(*d);
-  for (auto& [k, d] : p_.scopes[0].alerts) CheckAlertOrGitops(*d);
-  for (auto& [k, d] : p_.scopes[0].gitops) CheckAlertOrGitops(*d);
+  for (const ast::Decl* d : InOrder(0, ast::DeclKind::Pipeline)) CheckPipeline(*d);
+  for (const ast::Decl* d : InOrder(0, ast::DeclKind::Alert)) CheckAlertOrGitops(*d);
+  for (const ast::Decl* d : InOrder(0, ast::DeclKind::Gitops)) CheckAlertOrGitops(*d);
   CheckUnused();
 }
 
