@@ -40,7 +40,7 @@ inline constexpr bool kOneOf = (std::is_same_v<Rule, Rules> || ...);
 
 template <typename Rule>
 inline constexpr bool kStored = kOneOf<
-    Rule, identifier, name_ref, member_name, str_text, str_escape, str_dollar, int_lit, float_lit, duration_lit,
+    Rule, identifier, name_ref, member_name, str_text, tq_text, str_escape, str_dollar, int_lit, float_lit, duration_lit,
     percent_lit, true_lit, false_lit, mul_op, add_op, cmp_op, method, type_name, trigger_kind, plain_string,
     triple_string, interp, list_lit, map_lit, map_attr, member, index, call_args, arg, arg_name, neg, not_expr,
     attr, attrs, title, target, expect_clause, when_clause, at_clause, read_clause, version_clause, run_probe,
@@ -316,7 +316,7 @@ ast::ExprPtr Builder::String(const Node& n) {
     }
   };
   for (auto& c : n.children) {
-    if (Is<str_text>(*c) || Is<str_dollar>(*c)) {
+    if (Is<str_text>(*c) || Is<tq_text>(*c) || Is<str_dollar>(*c)) {
       add_text(c->string_view(), R(*c));
     } else if (Is<str_escape>(*c)) {
       char ch = c->string_view()[1];
@@ -955,6 +955,8 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
   if (!CheckEncoding(src, id, diags)) return false;
   const std::string& text = src.text();
   pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data(), text.data() + text.size(), src.path());
+  // A UTF-8 byte-order mark (some Windows editors write one) is not part of the program.
+  if (text.starts_with("\xEF\xBB\xBF")) in.bump(3);
   Builder builder(id, text.data());
   Tree tree;
   tree.base = text.data();

@@ -42,6 +42,10 @@ bool EvalBool(const nlohmann::json& expr, const EvalContext& ctx);
 /// Renders text: a string as is, or parts (`{"lit"}` / expressions, `quote`
 /// parts shell-quoted). Secrets in non-shell text are resolved through ctx.secret.
 std::string RenderText(const nlohmann::json& text, const EvalContext& ctx);
+/// RenderText for showing what would run (a dry run): a part with no value
+/// yet (`steps.X.stdout` of a step a dry run does not run) is shown as
+/// `<steps.X.stdout>` instead of failing.
+std::string RenderTextPreview(const nlohmann::json& text, const EvalContext& ctx);
 
 /// The text of a value as interpolation shows it (numbers without trailing zeros).
 std::string ValueToText(const nlohmann::json& v);

@@ -219,9 +219,16 @@ class Runner {
   // ---- instructions -----------------------------------------------------------------------------
   bool Stopped() const { return in_rollback_ ? g_stop_rollback.load() : g_stop_main.load(); }
   const std::atomic<bool>* CancelFlag() const { return in_rollback_ ? &g_stop_rollback : &g_stop_main; }
+  /// Top and Step run one instruction; a value that cannot be computed
+  /// (EvalError: `steps.X` of a step that has not run, an environment
+  /// attribute with no value) fails the instruction like a failed command,
+  /// so the run rolls back and ends with exit 1 instead of aborting.
   bool Top(const json& instr);
+  bool TopUnguarded(const json& instr);
   bool Steps(const json& steps, const std::string& who);
   bool Step(const json& s, const std::string& who);
+  bool StepUnguarded(const json& s, const std::string& who);
+  bool EvalFailed(const json& instr, const std::string& who, const EvalError& e);
   bool RunStep(const json& s, const std::string& who, json* result);
   bool HttpStep(const json& s, const std::string& who);
   bool Check(const json& c);
@@ -512,6 +519,10 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
   ProcessSpec spec;
   bool pipeline_deadline_bound = false;
   EvalContext ctx = Ctx();
+  if (opt_.dry_run) {
+    Say(who, "would run: " + RenderTextPreview(s["command"], ctx));
+    return true;
+  }
   spec.command = RenderText(s["command"], ctx);
   spec.env = EnvOf(s.value("env", json::object()));
   if (s.contains("dir")) spec.dir = ValueToText(s["dir"]);
@@ -521,10 +532,6 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
   if (!in_rollback_ && deadline_ != std::chrono::steady_clock::time_point::max() && (spec.timeout_s == 0 || spec.timeout_s > left)) {
     spec.timeout_s = std::max(0.001, left);
     pipeline_deadline_bound = true;
-  }
-  if (opt_.dry_run) {
-    Say(who, "would run: " + spec.command);
-    return true;
   }
   ProcessResult pr;
   for (int attempt = 0; attempt <= retries; ++attempt) {
@@ -565,7 +572,7 @@ bool Runner::HttpStep(const json& s, const std::string& who) {
   json p = s;
   p["kind"] = "http";
   if (opt_.dry_run) {
-    Say(who, fmt::format("would request: {} {}", s.value("method", "GET"), RenderText(s["url"], Ctx())));
+    Say(who, fmt::format("would request: {} {}", s.value("method", "GET"), RenderTextPreview(s["url"], Ctx())));
     return true;
   }
   ProbeOutcome r;
@@ -589,7 +596,22 @@ bool Runner::HttpStep(const json& s, const std::string& who) {
   return r.pass;
 }
 
+bool Runner::EvalFailed(const json& instr, const std::string& who, const EvalError& e) {
+  failure_ = fmt::format("{}: a value cannot be computed: {}", Where(instr), e.what());
+  Say(who, "FAILED: " + failure_);
+  Record({{"event", "end"}, {"id", instr.value("id", "")}, {"ok", false}, {"error", e.what()}});
+  return false;
+}
+
 bool Runner::Step(const json& s, const std::string& who) {
+  try {
+    return StepUnguarded(s, who);
+  } catch (const EvalError& e) {
+    return EvalFailed(s, who, e);
+  }
+}
+
+bool Runner::StepUnguarded(const json& s, const std::string& who) {
   const std::string id = s.value("id", "");
   const std::string op = s.value("op", "");
   if (Done(id)) {
@@ -716,9 +738,9 @@ bool Runner::Check(const json& c) {
   if (opt_.dry_run) {
     const json& p = c["probe"];
     const std::string kind = p.value("kind", "");
-    std::string what = kind == "run" ? "would run: " + RenderText(p["command"], Ctx())
-                       : kind == "http" ? "would request: " + p.value("method", "GET") + " " + RenderText(p["url"], Ctx())
-                                        : "would query " + (p.contains("at") ? RenderText(p["at"], Ctx()) : std::string("?")) + ": " + RenderText(p["query"], Ctx());
+    std::string what = kind == "run" ? "would run: " + RenderTextPreview(p["command"], Ctx())
+                       : kind == "http" ? "would request: " + p.value("method", "GET") + " " + RenderTextPreview(p["url"], Ctx())
+                                        : "would query " + (p.contains("at") ? RenderTextPreview(p["at"], Ctx()) : std::string("?")) + ": " + RenderTextPreview(p["query"], Ctx());
     Say(who, fmt::format("check \"{}\": {}", label, what));
     return true;
   }
@@ -937,6 +959,14 @@ void Runner::TerminalAnswer(std::string line, const std::string& approval, const
 }
 
 bool Runner::Top(const json& in) {
+  try {
+    return TopUnguarded(in);
+  } catch (const EvalError& e) {
+    return EvalFailed(in, in.value("op", "") == "stage" ? "stage " + in.value("name", "") : in.value("op", ""), e);
+  }
+}
+
+bool Runner::TopUnguarded(const json& in) {
   const std::string op = in.value("op", "");
   const std::string id = in.value("id", "");
   if (Done(id) && op != "stage") return true;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "compiler/check/checker.hpp"
 #include "compiler/util/literals.hpp"
@@ -301,6 +302,10 @@ class Checker final : public MutationOracle {
   Diagnostics& d_;
   std::vector<std::array<std::vector<const ast::Decl*>, ast::kDeclKinds>> in_order_;  // InOrder()
   std::vector<std::vector<char>> used_;        // per module, per declaration (UsedFlag)
+  /// The steps that have finished at the point being checked, in a pipeline's
+  /// stages and verify and in an action's body (null elsewhere: rollback may
+  /// read any step): `steps.X` of a step not in it is E201.
+  std::set<const ast::Step*>* finished_ = nullptr;
   std::set<const ast::Decl*> used_other_;      // anything else (none expected)
   std::map<const ast::Decl*, Uses> decl_uses_;     // gates, analyses, services, approvals
   std::map<const ast::Decl*, Uses> action_uses_;   // actions (body)
@@ -352,6 +357,7 @@ void Checker::BuildTables() {
       auto [it, inserted] = s.imports.emplace(e.binding, e.module);
       if (!inserted) {
         d_.Report(DiagCode::E202, e.decl->range, fmt::format("a module is already imported as `{}`", e.binding))
+            .Note(import_decls.at(e.binding)->range, "first declared here")
             .Help(fmt::format("write `as` and another name: `import \"...\" as {}2`", e.binding));
       }
       import_decls.emplace(e.binding, e.decl);
@@ -702,7 +708,14 @@ Type Checker::MemberOf(const ast::Expr& e, Scope& sc) {
         else diag.Help(fmt::format("label a step with `{}: run \"...\"`", e.text));
         return Type::Of(Kind::Error);
       }
-      if (const ast::Step* st = sc.labels->at(e.text); st->label) Refer(e.name_range, nullptr, &st->label->range);
+      const ast::Step* st = sc.labels->at(e.text);
+      if (st->label) Refer(e.name_range, nullptr, &st->label->range);
+      if (finished_ && !finished_->count(st)) {
+        auto& diag = d_.Report(DiagCode::E201, e.range, fmt::format("`steps.{}` is read before step `{}` has finished", e.text, e.text));
+        if (st->label) diag.Note(st->label->range, fmt::format("`{}` runs here, later (or alongside, in the same `parallel`)", e.text));
+        diag.Help("read a step's result only in steps after it, or in `rollback`");
+        return Type::Of(Kind::Error);
+      }
       return Type::Of(Kind::StepRef);
     }
     case Kind::BaselineObject: {
@@ -745,6 +758,13 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
   what += '`';
   what += a.key.name;
   what += '`';
+  if (a.key.name == "notify" && sc.secret_forbidden.empty()) {
+    // An environment's `notify` webhook is printed and sent like `notify` text (§6: no secrets).
+    Scope ns = sc;
+    ns.secret_forbidden = "`notify`";
+    CheckAttrValue(a, spec, ns);
+    return;
+  }
   switch (spec.type) {
     case AT::Str: Expect(v, Type::Of(Kind::String), sc, what); break;
     case AT::Int: Expect(v, Type::Of(Kind::Int), sc, what); break;
@@ -1018,13 +1038,26 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
       break;
     }
     case ast::StepKind::Parallel: {
+      // Its children are judged one by one for W502, like steps outside it.
       StepCtx inner = ctx;
-      inner.top = false;
-      CheckSteps(s.children, sc, inner);
-      ctx.untimed_pauses = inner.untimed_pauses;
-      if (ctx.top) {
-        for (const ast::Step* u : inner.uncovered) ctx.uncovered.push_back(u);
+      inner.uncovered.clear();
+      if (finished_) {
+        // Children run side by side: none sees another finished.
+        std::set<const ast::Step*>* outer = finished_;
+        std::set<const ast::Step*> after = *outer;
+        for (const auto& child : s.children) {
+          std::set<const ast::Step*> mine = *outer;
+          finished_ = &mine;
+          CheckStep(child, sc, inner);
+          after.insert(mine.begin(), mine.end());
+        }
+        *outer = std::move(after);
+        finished_ = outer;
+      } else {
+        CheckSteps(s.children, sc, inner);
       }
+      ctx.untimed_pauses = inner.untimed_pauses;
+      ctx.uncovered.insert(ctx.uncovered.end(), inner.uncovered.begin(), inner.uncovered.end());
       break;
     }
     case ast::StepKind::Notify: {
@@ -1037,11 +1070,17 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
     case ast::StepKind::Call: CheckCall(s, plain); break;
   }
   if (s.when) Expect(*s.when, Type::Of(Kind::Bool), plain, "a `when` guard");
+  if (finished_) finished_->insert(&s);  // from here on (its undo included) it has finished
   if (s.undo) {
     if (sc.uses) sc.uses->has_undo = true;
     StepCtx inner;
     inner.top = false;
+    // An undo may never run: what finishes inside it is not finished for the steps after.
+    std::set<const ast::Step*>* outer = finished_;
+    std::set<const ast::Step*> in_undo = outer ? *outer : std::set<const ast::Step*>{};
+    if (outer) finished_ = &in_undo;
     CheckSteps(*s.undo, sc, inner);
+    finished_ = outer;
   }
   if (Mutates(s)) {
     if (sc.uses) sc.uses->mutating = true;
@@ -1323,7 +1362,10 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
   sc.labels = &labels;
   sc.what = "an action";
   StepCtx ctx;
+  std::set<const ast::Step*> finished;
+  std::set<const ast::Step*>* outer_finished = std::exchange(finished_, &finished);
   CheckSteps(action->steps, sc, ctx);
+  finished_ = outer_finished;
   action_stack_.pop_back();
   action_active_.erase(action);
   action_uses_[action] = uses;
@@ -1544,12 +1586,11 @@ void Checker::CheckAlertOrGitops(const ast::Decl& d) {
 
 Checker::EnvReadSummary Checker::SummarizeEnvRead(const std::string& attr, const std::vector<const ast::Decl*>& targets) {
   EnvReadSummary out;
-  bool reserved = false;
-  for (const auto& s : kEnvReserved) reserved = reserved || s.name == attr;
   for (const ast::Decl* env : targets) {
     const ast::Attr* a = FindAttr(env->attrs, attr);
     if (!a) {
-      if (!reserved || attr == "prometheus") out.missing.push_back(env->name.name);
+      // Only `protected` has a value when left out (false); reading any other attribute an environment lacks is E304.
+      if (attr != "protected") out.missing.push_back(env->name.name);
       continue;
     }
     std::string t;
@@ -1612,6 +1653,13 @@ void Checker::CheckEnvReads(const std::string& who, const Uses& uses, const std:
 
 void Checker::CheckPipeline(const ast::Decl& d) {
   auto& scope = p_.scopes[0];
+  // Items run in order: a step has finished for the items after it.
+  std::set<const ast::Step*> finished;
+  struct Restore {
+    std::set<const ast::Step*>*& slot;
+    std::set<const ast::Step*>* old;
+    ~Restore() { slot = old; }
+  } restore{finished_, std::exchange(finished_, &finished)};
   Uses uses;
   std::map<std::string, const ast::Step*> labels;
   const ast::PipelineItem* rollback = nullptr;
@@ -1764,7 +1812,10 @@ void Checker::CheckPipeline(const ast::Decl& d) {
           Scope rs = sc;
           rs.uses = &ru;
           rs.allow_baseline = true;
+          // Rollback runs after a failure anywhere: it may read any step (one that did not run reads as not ok).
+          std::set<const ast::Step*>* stages_finished = std::exchange(finished_, nullptr);
           CheckSteps(it.steps, rs, rctx);
+          finished_ = stages_finished;
           rollback_baseline_reads = ru.baseline_reads;
           ru.baseline_reads.clear();
           uses.Merge(ru);
@@ -1877,6 +1928,17 @@ void Checker::Run() {
   BuildTables();
   CheckEnvironments();
   for (std::size_t m = 0; m < p_.scopes.size(); ++m) CheckParamsSecretsRoles(static_cast<int>(m));
+  // A runbook's title may interpolate parameters, like other titles (and, like them, no secrets).
+  for (std::size_t m = 0; m < p_.scopes.size(); ++m) {
+    const ast::Decl* rb = p_.scopes[m].runbook;
+    if (!rb || !rb->title) continue;
+    Scope sc;
+    sc.module = static_cast<int>(m);
+    sc.allow_env = false;
+    sc.what = "a runbook's title";
+    sc.secret_forbidden = "a title";
+    TypeOf(*rb->title, sc);
+  }
   // Declarations that pipelines depend on come first, so their uses are known.
   for (std::size_t m = 0; m < p_.scopes.size(); ++m) {
     module_ = static_cast<int>(m);

@@ -156,9 +156,18 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
         auto b = env.bindings->find(e.text);
         if (b != env.bindings->end()) return b->second;
       }
+      // `env` as a value is the environment's name (it compares with `environment` parameters).
+      if (e.text == "env" && env.environment) return S(env.environment->name.name);
       if (!env.scope) return Unknown();
       auto it = env.scope->params.find(e.text);
-      if (it != env.scope->params.end() && it->second->value) return Fold(*it->second->value, env, depth + 1);
+      if (it != env.scope->params.end() && it->second->value) {
+        // The default of an `environment` or `role` parameter names one: its value is that name.
+        const ast::Decl& param = *it->second;
+        if (param.type && (param.type->kind == ast::TypeKind::Environment || param.type->kind == ast::TypeKind::Role) &&
+            param.value->kind == K::Name)
+          return S(param.value->text);
+        return Fold(*param.value, env, depth + 1);
+      }
       return Unknown();
     }
     case K::Member: {
@@ -176,6 +185,7 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
           }
           return Fold(*a->value, env, depth + 1);
         }
+        if (e.text == "protected") return B(false);  // reserved and optional: absent is not protected (as E401 reads it)
       }
       return Unknown();
     }

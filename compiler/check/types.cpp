@@ -55,6 +55,10 @@ bool Comparable(Type a, Type b) {
     return true;
   if ((a.kind == Kind::Percent && (num(b.kind) || b.kind == Kind::Percent)) || (b.kind == Kind::Percent && num(a.kind)))
     return true;
+  // An environment (a parameter of type `environment`, or `env`) compares with another, or with a name.
+  auto envish = [](Kind k) { return k == Kind::Environment || k == Kind::EnvObject; };
+  if ((envish(a.kind) || a.kind == Kind::String) && (envish(b.kind) || b.kind == Kind::String) && (envish(a.kind) || envish(b.kind)))
+    return true;
   if (a.kind == Kind::Cron || b.kind == Kind::Cron) return (a.kind == Kind::String || a.kind == Kind::Cron) && (b.kind == Kind::String || b.kind == Kind::Cron);
   return a == b || (a.kind == Kind::List && b.kind == Kind::List);
 }

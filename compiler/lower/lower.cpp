@@ -132,6 +132,8 @@ json Lowerer::Expr(const ast::Expr& e, const Ctx& c) {
       if (e.lhs->kind == ExprKind::Member && e.lhs->lhs->kind == ExprKind::Name && e.lhs->lhs->text == "steps")
         return json{{"step", e.lhs->text}, {"field", e.text}};
       if (e.lhs->kind == ExprKind::Name && e.lhs->text == "baseline") return json{{"baseline", e.text}};
+      // `env.X` the environment does not set stays a read of `env` (not of its name, which `env` alone folds to).
+      if (e.lhs->kind == ExprKind::Name && e.lhs->text == "env") return json{{"member", e.text}, {"of", json{{"name", "env"}}}};
       return json{{"member", e.text}, {"of", Expr(*e.lhs, c)}};
     }
     case ExprKind::Unary: return json{{"op", e.text}, {"a", Expr(*e.lhs, c)}};
@@ -687,6 +689,10 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
           v.s = raw;
           break;
       }
+    } else if (d->value && d->type && (d->type->kind == ast::TypeKind::Environment || d->type->kind == ast::TypeKind::Role) &&
+               d->value->kind == ExprKind::Name) {
+      v.k = Value::Str;  // names an environment or a role
+      v.s = d->value->text;
     } else if (d->value) {
       Ctx none;
       v = sema::Fold(*d->value, FoldEnv{nullptr, &scope, nullptr});

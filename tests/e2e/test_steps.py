@@ -237,3 +237,37 @@ pipeline p {
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ValuesThatCannotBeComputed(TrixTestCase):
+    """A value with none at run time (a step its guard skipped) fails the step
+    like a failed command: rollback, exit 10, a message; never an abort."""
+
+    RUNBOOK = """\
+param build: bool = false
+environment dev { x = 1 }
+pipeline p {
+  stage s {
+    first: run "echo first >> log"
+    undo { run "echo undo-first >> log" }
+    built: run "echo built" when build
+    run "echo got-${steps.built.stdout} >> log"
+  }
+}
+"""
+
+    def test_reading_a_skipped_step_fails_the_run_and_rolls_back(self):
+        self.runbook(self.RUNBOOK)
+        r = self.run_rb()
+        self.assertExit(r, ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["first", "undo-first"])
+        self.assertIn("a value cannot be computed", r.stdout)
+        self.assertIn("built", r.stdout)
+        self.assertNotIn("terminate called", r.stderr)
+
+    def test_a_dry_run_shows_a_result_it_cannot_know_as_a_placeholder(self):
+        self.runbook(self.RUNBOOK.replace(" when build", ""))
+        r = self.run_rb("--dry-run")
+        self.assertExit(r, OK)
+        self.assertIn("would run: echo got-<steps.built.stdout> >> log", r.stdout)
+        self.assertFalse(self.exists("log"))

@@ -32,6 +32,8 @@ PHASES = {
     "check-json": ["check", "--format", "json"],
     "check-werror": ["check", "--werror"],
     "graph": ["graph"],
+    # The text plan (folded guards, rendered commands).
+    "plan": ["plan"],
     # The emitted text on stdout (one pipeline per case), diagnostics on stderr.
     "emit-github": ["emit", "github"],
     "emit-github-degraded": ["emit", "github", "--allow-degraded"],
