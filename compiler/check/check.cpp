@@ -268,6 +268,7 @@ class Checker final : public MutationOracle {
 
   void CheckEnvironments();
   void CheckParamsSecretsRoles(int module);
+  void ReportDefaultCycles(int module);
   void CheckGate(const ast::Decl& d);
   void CheckApproval(const ast::Decl& d);
   void CheckAnalysis(const ast::Decl& d);
@@ -1407,6 +1408,65 @@ void Checker::CheckEnvironments() {
   }
 }
 
+// Parameter defaults that depend on each other in a circle (`a = b`, `b = a`)
+// have no value: E301 at the first parameter of each circle, naming it.
+void Checker::ReportDefaultCycles(int module) {
+  const auto& params = p_.scopes[module].params;
+  std::map<const ast::Decl*, std::vector<const ast::Decl*>> deps;
+  for (const ast::Decl* d : InOrder(module, ast::DeclKind::Param)) {
+    if (!d->value) continue;
+    std::vector<const ast::Expr*> todo{d->value.get()};
+    while (!todo.empty()) {
+      const ast::Expr* e = todo.back();
+      todo.pop_back();
+      if (e->kind == ExprKind::Name) {
+        if (auto it = params.find(e->text); it != params.end() && it->second != d) deps[d].push_back(it->second);
+      }
+      if (e->lhs) todo.push_back(e->lhs.get());
+      if (e->rhs) todo.push_back(e->rhs.get());
+      for (const auto& x : e->items) todo.push_back(x.get());
+      for (const auto& a : e->args) todo.push_back(a.value.get());
+      for (const auto& part : e->parts) {
+        if (part.expr) todo.push_back(part.expr.get());
+      }
+    }
+  }
+  std::set<const ast::Decl*> done;  // on a reported circle, or known to reach none
+  for (const ast::Decl* start : InOrder(module, ast::DeclKind::Param)) {
+    if (done.count(start)) continue;
+    // Depth-first from `start`, looking for a way back to it.
+    std::vector<const ast::Decl*> path{start};
+    std::vector<std::size_t> next{0};
+    std::set<const ast::Decl*> seen{start};
+    bool found = false;
+    while (!path.empty() && !found) {
+      const auto& out = deps[path.back()];
+      if (next.back() == out.size()) {
+        path.pop_back();
+        next.pop_back();
+        continue;
+      }
+      const ast::Decl* n = out[next.back()++];
+      if (n == start) {
+        found = true;
+      } else if (!seen.count(n) && !done.count(n)) {
+        seen.insert(n);
+        path.push_back(n);
+        next.push_back(0);
+      }
+    }
+    if (!found) continue;
+    std::string chain;
+    for (const ast::Decl* p : path) {
+      chain += "`" + p->name.name + "` -> ";
+      done.insert(p);
+    }
+    chain += "`" + start->name.name + "`";
+    d_.Report(DiagCode::E301, start->value->range, fmt::format("the default of `{}` depends on itself: {}", start->name.name, chain))
+        .Help("give one of these parameters a default that does not name the others");
+  }
+}
+
 void Checker::CheckParamsSecretsRoles(int module) {
   for (const ast::Decl* d : InOrder(module, ast::DeclKind::Param)) {
     const std::string& name = d->name.name;
@@ -1446,6 +1506,7 @@ void Checker::CheckParamsSecretsRoles(int module) {
       if (auto err = lit::CronError(text)) d_.Report(DiagCode::E305, d->value->range, CronMessage(*err));
     }
   }
+  ReportDefaultCycles(module);
   for (const ast::Decl* d : InOrder(module, ast::DeclKind::Secret)) {
     const std::string& name = d->name.name;
     const ast::Expr& v = *d->value;
