@@ -417,7 +417,7 @@ int CmdEmit(const std::string& backend, const std::string& file, const std::stri
     const auto& pipes = program->scopes.at(0).pipelines;
     if (pipes.size() > 1) {
       std::vector<std::string> names;
-      for (const auto& [k, v] : pipes) names.push_back(k);
+      for (const auto& [k, v] : pipes) names.emplace_back(k);
       std::cerr << fmt::format("trixc: the file has {} pipelines; choose one with --pipeline ({}) or write them all with -o DIR\n", names.size(),
                                fmt::join(names, ", "));
       return 2;

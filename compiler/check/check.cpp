@@ -3,6 +3,8 @@
 // The approval path analysis lives in policy.cpp.
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <stdexcept>
 #include <fmt/format.h>
 #include <functional>
 #include <optional>
@@ -185,7 +187,7 @@ class Checker final : public MutationOracle {
 
  private:
   // ---- symbol tables ------------------------------------------------------------
-  std::map<std::string, const ast::Decl*>* Table(ModuleScope& s, ast::DeclKind k) {
+  DeclTable* Table(ModuleScope& s, ast::DeclKind k) {
     switch (k) {
       case ast::DeclKind::Param: return &s.params;
       case ast::DeclKind::Secret: return &s.secrets;
@@ -206,9 +208,10 @@ class Checker final : public MutationOracle {
   static const char* KindName(ast::DeclKind k) { return k == ast::DeclKind::Param ? "parameter" : ast::DeclKeyword(k); }
 
   void BuildTables();
-  static std::vector<std::string> Keys(const std::map<std::string, const ast::Decl*>& m) {
+  static std::vector<std::string> Keys(const DeclTable& m) {
     std::vector<std::string> out;
-    for (auto& [k, v] : m) out.push_back(k);
+    out.reserve(m.size());
+    for (auto& [k, v] : m) out.emplace_back(k);
     return out;
   }
   const ast::Decl* Resolve(int module, ast::DeclKind kind, const ast::Ident& id, bool report = true);
@@ -327,6 +330,71 @@ class Checker final : public MutationOracle {
 };
 
 // ---- symbol tables ------------------------------------------------------------------------
+}  // namespace
+
+DeclTable::Key DeclTable::KeyOf(std::string_view name) {
+  unsigned char b[16] = {};
+  std::memcpy(b, name.data(), std::min<std::size_t>(name.size(), sizeof b));
+  Key k;
+  for (int i = 0; i < 8; ++i) k.hi = (k.hi << 8) | b[i];
+  for (int i = 8; i < 16; ++i) k.lo = (k.lo << 8) | b[i];
+  return k;
+}
+
+bool DeclTable::Less(const Key& a, std::string_view an, const Key& b, std::string_view bn) {
+  if (a.hi != b.hi) return a.hi < b.hi;
+  if (a.lo != b.lo) return a.lo < b.lo;
+  // The same first 16 bytes (names hold no NUL, so shorter ones differ in the padding).
+  if (an.size() <= 16 && bn.size() <= 16) return an.size() < bn.size();
+  return an < bn;
+}
+
+std::vector<std::pair<const ast::Decl*, const ast::Decl*>> DeclTable::Seal() {
+  std::vector<std::pair<Key, std::size_t>> order;
+  order.reserve(pending_.size());
+  for (std::size_t i = 0; i < pending_.size(); ++i) order.emplace_back(KeyOf(pending_[i]->name.name), i);
+  std::stable_sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+    return Less(x.first, pending_[x.second]->name.name, y.first, pending_[y.second]->name.name);
+  });
+  std::vector<std::pair<const ast::Decl*, const ast::Decl*>> again;
+  keys_.clear();
+  items_.clear();
+  keys_.reserve(order.size());
+  items_.reserve(order.size());
+  for (const auto& [key, i] : order) {
+    const ast::Decl* d = pending_[i];
+    if (!items_.empty() && items_.back().first == d->name.name) {
+      again.emplace_back(d, items_.back().second);
+      continue;
+    }
+    keys_.push_back(key);
+    items_.emplace_back(d->name.name, d);
+  }
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return again;
+}
+
+DeclTable::const_iterator DeclTable::find(std::string_view name) const {
+  const Key k = KeyOf(name);
+  std::size_t lo = 0, hi = keys_.size();
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (Less(keys_[mid], items_[mid].first, k, name)) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < items_.size() && items_[lo].first == name) return items_.begin() + static_cast<std::ptrdiff_t>(lo);
+  return items_.end();
+}
+
+const ast::Decl* DeclTable::at(std::string_view name) const {
+  auto it = find(name);
+  if (it == end()) throw std::out_of_range("DeclTable::at: no declaration named " + std::string(name));
+  return it->second;
+}
+
+namespace {
+
 void Checker::BuildTables() {
   used_.clear();
   for (const auto& m : p_.load.modules) used_.emplace_back(m->ast.decls.size(), 0);
@@ -346,13 +414,19 @@ void Checker::BuildTables() {
         continue;
       }
       if (d.kind == ast::DeclKind::Import) continue;
-      auto* table = Table(s, d.kind);
-      auto [it, inserted] = table->emplace(d.name.name, &d);
-      if (inserted) in_order_[mi][static_cast<std::size_t>(d.kind)].push_back(&d);
-      if (!inserted) {
-        d_.Report(DiagCode::E202, d.name.range, fmt::format("{} `{}` is declared twice", KindName(d.kind), d.name.name))
-            .Note(it->second->name.range, "first declared here");
+      Table(s, d.kind)->Add(&d);
+    }
+    for (std::size_t k = 0; k < ast::kDeclKinds; ++k) {
+      DeclTable* table = Table(s, static_cast<ast::DeclKind>(k));
+      if (!table) continue;
+      for (const auto& [again, first] : table->Seal()) {
+        d_.Report(DiagCode::E202, again->name.range, fmt::format("{} `{}` is declared twice", KindName(again->kind), again->name.name))
+            .Note(first->name.range, "first declared here");
       }
+    }
+    for (const auto& d : m.ast.decls) {
+      if (d.kind == ast::DeclKind::Runbook || d.kind == ast::DeclKind::Import) continue;
+      if (Table(s, d.kind)->at(d.name.name) == &d) in_order_[mi][static_cast<std::size_t>(d.kind)].push_back(&d);
     }
     for (const auto& e : m.imports) {
       auto [it, inserted] = s.imports.emplace(e.binding, e.module);
@@ -1740,9 +1814,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
       if (f != scope.environments.end()) targets.push_back(f->second);
     }
   } else {
-    for (const auto& decl : p_.load.modules[0]->ast.decls) {
-      if (decl.kind == ast::DeclKind::Environment && scope.environments.count(decl.name.name) && scope.environments[decl.name.name] == &decl) targets.push_back(&decl);
-    }
+    targets = InOrder(0, ast::DeclKind::Environment);
   }
   for (const ast::Decl* t : targets) p_.pipeline_envs[d.name.name].push_back(t->name.name);
 

@@ -404,7 +404,7 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
     d.Note(prot->range, fmt::format("`{}` is protected here", env->name.name));
     for (auto& [r, msg] : w.notes) d.Note(r, msg);
     std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0]
-                        : !scope.approvals.empty()            ? scope.approvals.begin()->first
+                        : !scope.approvals.empty()            ? std::string(scope.approvals.begin()->first)
                                                                : std::string("NAME");
     if (w.acceptable && w.acceptable->empty()) {
       d.Help(fmt::format("list the approvals that may change `{}` in its `approvals`", env->name.name));

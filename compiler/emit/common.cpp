@@ -55,14 +55,14 @@ bool PlanPipelines(const sema::Program& program, const SourceManager& sm, const 
   if (!opt.pipeline.empty()) {
     if (!scope.pipelines.count(opt.pipeline)) {
       std::vector<std::string> all;
-      for (const auto& [k, v] : scope.pipelines) all.push_back(k);
+      for (const auto& [k, v] : scope.pipelines) all.emplace_back(k);
       *error = fmt::format("no pipeline `{}`", opt.pipeline);
       if (auto s = ClosestName(opt.pipeline, all)) *error += fmt::format("; did you mean `{}`?", *s);
       return false;
     }
     names.push_back(opt.pipeline);
   } else {
-    for (const auto& [k, v] : scope.pipelines) names.push_back(k);
+    for (const auto& [k, v] : scope.pipelines) names.emplace_back(k);
     if (names.empty()) {
       *error = "the file declares no pipeline";
       return false;
@@ -132,7 +132,7 @@ void ReportFidelity(Diagnostics& diags, const SourceManager& sm, const Options& 
 
 std::map<std::string, ast::TypeKind> ParamTypes(const sema::Program& program) {
   std::map<std::string, ast::TypeKind> m;
-  for (const auto& [name, d] : program.scopes.at(0).params) m[name] = d->type ? d->type->kind : ast::TypeKind::String;
+  for (const auto& [name, d] : program.scopes.at(0).params) m[std::string(name)] = d->type ? d->type->kind : ast::TypeKind::String;
   return m;
 }
 

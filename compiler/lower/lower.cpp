@@ -577,7 +577,7 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
   if (t.pipeline.empty()) {
     if (scope.pipelines.size() != 1) {
       std::vector<std::string> names;
-      for (auto& [k, v] : scope.pipelines) names.push_back(k);
+      for (auto& [k, v] : scope.pipelines) names.emplace_back(k);
       *error = scope.pipelines.empty() ? "the file declares no pipeline"
                                        : fmt::format("the file has {} pipelines; choose one with --pipeline ({})", names.size(), Join(names, ", "));
       return std::nullopt;
@@ -587,7 +587,7 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
     auto it = scope.pipelines.find(t.pipeline);
     if (it == scope.pipelines.end()) {
       std::vector<std::string> names;
-      for (auto& [k, v] : scope.pipelines) names.push_back(k);
+      for (auto& [k, v] : scope.pipelines) names.emplace_back(k);
       *error = fmt::format("no pipeline `{}`", t.pipeline);
       if (auto s = ClosestName(t.pipeline, names)) *error += fmt::format("; did you mean `{}`?", *s);
       return std::nullopt;
@@ -621,13 +621,14 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
   for (const auto& [k, v] : t.params) {
     if (!scope.params.count(k)) {
       std::vector<std::string> names;
-      for (auto& [n, d] : scope.params) names.push_back(n);
+      for (auto& [n, d] : scope.params) names.emplace_back(n);
       *error = fmt::format("no parameter `{}`", k);
       if (auto s = ClosestName(k, names)) *error += fmt::format("; did you mean `{}`?", *s);
       return std::nullopt;
     }
   }
-  for (const auto& [name, d] : scope.params) {
+  for (const auto& [name_view, d] : scope.params) {
+    const std::string& name = d->name.name;
     Value v;
     auto given = t.params.find(name);
     const ast::TypeKind kind = d->type ? d->type->kind : ast::TypeKind::String;

@@ -3,7 +3,10 @@
 // analysis decides guards the way the spec says.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "compiler/check/loader.hpp"
+#include "compiler/check/sema.hpp"
 #include "compiler/driver.hpp"
 #include "compiler/fmt/format.hpp"
 #include "grammar/parse.hpp"
@@ -140,4 +143,39 @@ TEST_CASE("fmt puts back parentheses the AST needs") {
   std::string out = Fmt("param b: bool = (1 + 2) * 3 > 4 and not (true or false)\n");
   CHECK(out == "param b: bool = (1 + 2) * 3 > 4 and not (true or false)\n");
   CHECK(Fmt("param c: int = 1 - (2 - 3)\n") == "param c: int = 1 - (2 - 3)\n");
+}
+
+TEST_CASE("DeclTable orders and finds names as a std::map would, and reports repeats") {
+  // Names sharing their first 16 bytes, shorter and longer than 16, and repeats.
+  const std::vector<std::string> names = {"production_eu_west_1", "production_eu_west_10", "production_eu_wes", "a",
+                                          "production_eu_west", "ab", "production_eu_west_1", "production_eu_we",
+                                          "b", "production_eu_west_2", "a"};
+  std::vector<ast::Decl> decls(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) decls[i].name.name = names[i];
+  sema::DeclTable table;
+  for (const auto& d : decls) table.Add(&d);
+  const auto again = table.Seal();
+
+  std::map<std::string, const ast::Decl*> expected;
+  std::vector<std::pair<const ast::Decl*, const ast::Decl*>> expected_again;
+  for (const auto& d : decls) {
+    auto [it, added] = expected.emplace(d.name.name, &d);
+    if (!added) expected_again.emplace_back(&d, it->second);
+  }
+  REQUIRE(table.size() == expected.size());
+  auto it = table.begin();
+  for (const auto& [name, d] : expected) {
+    CHECK(it->first == name);
+    CHECK(it->second == d);
+    CHECK(table.find(name) == it);
+    CHECK(table.at(name) == d);
+    ++it;
+  }
+  CHECK(again.size() == expected_again.size());
+  for (const auto& pair : expected_again) CHECK(std::find(again.begin(), again.end(), pair) != again.end());
+  for (const char* missing : {"", "production_eu_west_", "production_eu_west_3", "c", "production_eu_w"}) {
+    CHECK(table.find(missing) == table.end());
+    CHECK(table.count(missing) == 0);
+  }
+  CHECK_THROWS_AS(table.at("zzz"), std::out_of_range);
 }
