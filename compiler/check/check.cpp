@@ -349,7 +349,7 @@ bool DeclTable::Less(const Key& a, std::string_view an, const Key& b, std::strin
   return an < bn;
 }
 
-std::vector<std::pair<const ast::Decl*, const ast::Decl*>> DeclTable::Seal() {
+std::vector<std::pair<const ast::Decl*, const ast::Decl*>> DeclTable::Seal(std::vector<const ast::Decl*>* kept) {
   std::vector<std::pair<Key, std::size_t>> order;
   order.reserve(pending_.size());
   for (std::size_t i = 0; i < pending_.size(); ++i) order.emplace_back(KeyOf(pending_[i]->name.name), i);
@@ -361,14 +361,21 @@ std::vector<std::pair<const ast::Decl*, const ast::Decl*>> DeclTable::Seal() {
   items_.clear();
   keys_.reserve(order.size());
   items_.reserve(order.size());
+  std::vector<char> repeated(pending_.size(), 0);
   for (const auto& [key, i] : order) {
     const ast::Decl* d = pending_[i];
     if (!items_.empty() && items_.back().first == d->name.name) {
       again.emplace_back(d, items_.back().second);
+      repeated[i] = 1;
       continue;
     }
     keys_.push_back(key);
     items_.emplace_back(d->name.name, d);
+  }
+  if (kept) {
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      if (!repeated[i]) kept->push_back(pending_[i]);
+    }
   }
   pending_.clear();
   pending_.shrink_to_fit();
@@ -383,8 +390,11 @@ DeclTable::const_iterator DeclTable::find(std::string_view name) const {
     if (Less(keys_[mid], items_[mid].first, k, name)) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < items_.size() && items_[lo].first == name) return items_.begin() + static_cast<std::ptrdiff_t>(lo);
-  return items_.end();
+  if (lo == items_.size() || keys_[lo].hi != k.hi || keys_[lo].lo != k.lo || items_[lo].first.size() != name.size())
+    return items_.end();
+  // Equal keys and lengths: equal names, unless they are longer than the key.
+  if (name.size() > 16 && items_[lo].first.substr(16) != name.substr(16)) return items_.end();
+  return items_.begin() + static_cast<std::ptrdiff_t>(lo);
 }
 
 const ast::Decl* DeclTable::at(std::string_view name) const {
@@ -419,15 +429,12 @@ void Checker::BuildTables() {
     for (std::size_t k = 0; k < ast::kDeclKinds; ++k) {
       DeclTable* table = Table(s, static_cast<ast::DeclKind>(k));
       if (!table) continue;
-      for (const auto& [again, first] : table->Seal()) {
+      for (const auto& [again, first] : table->Seal(&in_order_[mi][k])) {
         d_.Report(DiagCode::E202, again->name.range, fmt::format("{} `{}` is declared twice", KindName(again->kind), again->name.name))
             .Note(first->name.range, "first declared here");
       }
     }
-    for (const auto& d : m.ast.decls) {
-      if (d.kind == ast::DeclKind::Runbook || d.kind == ast::DeclKind::Import) continue;
-      if (Table(s, d.kind)->at(d.name.name) == &d) in_order_[mi][static_cast<std::size_t>(d.kind)].push_back(&d);
-    }
+
     for (const auto& e : m.imports) {
       auto [it, inserted] = s.imports.emplace(e.binding, e.module);
       if (!inserted) {

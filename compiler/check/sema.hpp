@@ -33,8 +33,9 @@ class DeclTable {
 
   void Add(const ast::Decl* d) { pending_.push_back(d); }
   /// Sorts what was added by name, keeping the first of each name (in the
-  /// order added); returns each later one with the first of its name.
-  std::vector<std::pair<const ast::Decl*, const ast::Decl*>> Seal();
+  /// order added); returns each later one with the first of its name, and
+  /// appends the kept ones, in the order added, to `kept` when given.
+  std::vector<std::pair<const ast::Decl*, const ast::Decl*>> Seal(std::vector<const ast::Decl*>* kept = nullptr);
 
   const_iterator find(std::string_view name) const;
   std::size_t count(std::string_view name) const { return find(name) == end() ? 0 : 1; }
