@@ -840,13 +840,6 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
   what += '`';
   what += a.key.name;
   what += '`';
-  if (a.key.name == "notify" && sc.secret_forbidden.empty()) {
-    // An environment's `notify` webhook is printed and sent like `notify` text (§6: no secrets).
-    Scope ns = sc;
-    ns.secret_forbidden = "`notify`";
-    CheckAttrValue(a, spec, ns);
-    return;
-  }
   switch (spec.type) {
     case AT::Str: Expect(v, Type::Of(Kind::String), sc, what); break;
     case AT::Int: Expect(v, Type::Of(Kind::Int), sc, what); break;
@@ -1000,6 +993,7 @@ void Checker::CheckProbe(const ast::Probe& p, Scope& sc, std::string_view where,
       results = &kPromResults;
       TypeOf(*p.target, s);
       if (p.at) {
+        CheckUrl(*p.at, s);  // the query-string rule for secrets (E307)
         Expect(*p.at, Type::Of(Kind::String), s, "the Prometheus address after `at`");
       } else if (sc.uses) {
         sc.uses->prom_no_at.push_back(p.range);
@@ -1461,6 +1455,8 @@ void Checker::CheckEnvironments() {
     sc.module = 0;
     sc.allow_env = false;
     sc.what = "an environment's attributes";
+    // An environment's attributes reach plans, URLs and emitted files as text (`env.api`).
+    sc.secret_forbidden = "an environment's attributes";
     CheckAttrs(d->attrs, kEnvReserved, sc, fmt::format("environment `{}`", d->name.name), d->range, /*free=*/true);
   }
   // The type of `env.X` is that of the first environment, by name, that defines X.
@@ -1658,6 +1654,10 @@ void Checker::CheckApproval(const ast::Decl& d) {
       }
       if (r.quorum == 0 && people.size() == before) {
         d_.Report(DiagCode::E402, role.range, fmt::format("approval `{}` requires role `{}`, which has no members", d.name.name, role.name))
+            .Note(rd->name.range, "the role is declared here");
+      } else if (r.quorum > 0 && rd->value && rd->value->kind == ExprKind::List && rd->value->items.empty()) {
+        // Listed in a quorum, an empty role is a mistake even when the others have people enough.
+        d_.Report(DiagCode::E402, role.range, fmt::format("approval `{}` counts role `{}` in its quorum, but the role has no members", d.name.name, role.name))
             .Note(rd->name.range, "the role is declared here");
       }
     }

@@ -293,8 +293,8 @@ struct PathWalker {
       Value g = s.when ? Fold(*s.when, fold) : B(true);
       if (g.k == Value::Bool && !g.b) {
         if (s.kind == ast::StepKind::Approve) {
-          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard is false for `{}` (parameters at their defaults)",
-                                                s.name.name, env.name.name)});
+          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard is false for `{}` ({})", s.name.name,
+                                                env.name.name, fold.bindings ? "with the parameters given" : "parameters at their defaults")});
         }
         continue;
       }
@@ -371,8 +371,8 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
         Value g = item.when ? Fold(*item.when, fold) : B(true);
         if (g.k == Value::Bool && !g.b) {
           if (item.kind == PK::Approve) {
-            w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard is false for `{}` (parameters at their defaults)",
-                                                       item.name.name, env->name.name)});
+            w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard is false for `{}` ({})", item.name.name,
+                                                       env->name.name, fold.bindings ? "with the parameters given" : "parameters at their defaults")});
           }
           continue;
         }
