@@ -89,6 +89,7 @@ struct Uses {
   std::map<std::string, EnvRead> env_reads;  // env.X -> first read
   std::vector<SourceRange> prom_no_at;               // prometheus probes without `at` (E405)
   std::vector<std::pair<std::string, SourceRange>> baseline_reads;
+  std::vector<SourceRange> untimed_pauses;  // an action's `pause`s with no duration (W503 where it is called)
   bool mutating = false;
   bool has_undo = false;
 
@@ -1143,7 +1144,15 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
       break;
     }
     case ast::StepKind::Approve: Resolve(sc.module, ast::DeclKind::Approval, s.name); break;
-    case ast::StepKind::Call: CheckCall(s, plain); break;
+    case ast::StepKind::Call: {
+      CheckCall(s, plain);
+      // A pause with no duration inside the action is one in the pipeline that calls it (W503).
+      if (auto it = call_targets_.find(&s); it != call_targets_.end()) {
+        if (auto u = action_uses_.find(it->second); u != action_uses_.end())
+          ctx.untimed_pauses.insert(ctx.untimed_pauses.end(), u->second.untimed_pauses.begin(), u->second.untimed_pauses.end());
+      }
+      break;
+    }
   }
   if (s.when) Expect(*s.when, Type::Of(Kind::Bool), plain, "a `when` guard");
   if (finished_) finished_->insert(&s);  // from here on (its undo included) it has finished
@@ -1442,6 +1451,7 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
   std::set<const ast::Step*>* outer_finished = std::exchange(finished_, &finished);
   CheckSteps(action->steps, sc, ctx);
   finished_ = outer_finished;
+  uses.untimed_pauses = ctx.untimed_pauses;
   action_stack_.pop_back();
   action_active_.erase(action);
   action_uses_[action] = uses;
