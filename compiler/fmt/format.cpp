@@ -52,12 +52,16 @@ class Printer {
   void BlankLineIfGap(std::uint32_t line) {
     if (have_prev_ && line > prev_end_line_ + 1 && !EndsWithOpen() && !(out_.size() >= 2 && out_[out_.size() - 2] == '\n')) out_ += '\n';
   }
-  // A trailing comment on the item's last line goes at the end of that line.
+  // A trailing comment on the item's last line goes at the end of that
+  // line, when nothing but spaces and commas comes between the item and the
+  // comment (otherwise it ends a later item on that line, or the block).
   void EndItem(SourceRange r) {
     const std::uint32_t end_line = LineOf(r.end > r.begin ? r.end - 1 : r.end);
     if (next_comment_ < m_.comments.size()) {
       const auto& c = m_.comments[next_comment_];
-      if (LineOf(c.range.begin) == end_line) {
+      const std::string_view between =
+          c.range.begin >= r.end ? Src({r.file, r.end, c.range.begin}) : std::string_view("?");
+      if (LineOf(c.range.begin) == end_line && between.find_first_not_of(" \t,") == std::string_view::npos) {
         if (!out_.empty() && out_.back() == '\n') out_.pop_back();
         out_ += "  ";
         out_ += Src(c.range);
@@ -338,6 +342,8 @@ class Printer {
     } else {
       if (s.when) head += " when " + Expr(*s.when);
       Line(head);
+      // A comment ending the step's line stays there, not inside its undo block.
+      if (s.undo) EndItem({s.range.file, s.range.begin, s.when ? s.when->range.end : s.head_range.end});
     }
     if (s.undo) {
       OpenBlock("undo");

@@ -179,3 +179,15 @@ TEST_CASE("DeclTable orders and finds names as a std::map would, and reports rep
   }
   CHECK_THROWS_AS(table.at("zzz"), std::out_of_range);
 }
+
+TEST_CASE("fmt puts a trailing comment after the last item of its line, and keeps it out of an undo block") {
+  const std::string two_attrs = "environment staging { namespace = \"s\" api = \"http://a\" # c1\n}\n";
+  const std::string once = Fmt(two_attrs);
+  CHECK(once == "environment staging {\n  namespace = \"s\"\n  api       = \"http://a\"  # c1\n}\n");
+  CHECK(Fmt(once) == once);
+
+  const std::string before_undo = "action f() {\n  run \"a\"  # note on a\n  undo { run \"u\" }\n}\n";
+  const std::string out = Fmt(before_undo);
+  CHECK(out == "action f() {\n  run \"a\"  # note on a\n  undo {\n    run \"u\"\n  }\n}\n");
+  CHECK(Fmt(out) == out);
+}
