@@ -91,6 +91,16 @@ class Writer {
     out += s;
     out += '\n';
   }
+  // A declaration's documentation comment, one `# ` line per line.
+  void Doc(int indent, const std::string& doc) {
+    std::size_t start = 0;
+    while (!doc.empty() && start <= doc.size()) {
+      const std::size_t nl = std::min(doc.find('\n', start), doc.size());
+      const std::string line = doc.substr(start, nl - start);
+      Line(indent, line.empty() ? "#" : "# " + line);
+      start = nl + 1;
+    }
+  }
 
   std::string Approval(const json& a) {
     std::vector<std::string> parts;
@@ -157,6 +167,7 @@ class Writer {
     } else if (op == "approve") {
       ++c->approvals;
       Line(indent, "  " + Approval(s["approval"]) + guard);
+      Doc(indent + 2, s["approval"].value("doc", ""));
     } else if (op == "parallel") {
       Line(indent, mark + label + "parallel (all must pass)" + guard);
       Steps(s["children"], indent + 2);
@@ -186,6 +197,7 @@ std::string Describe(const Plan& plan) {
   Writer w;
   w.Line(0, fmt::format("Plan: pipeline `{}`{} on environment `{}`", d.value("pipeline", "?"),
                         d.contains("pipeline_title") ? " (" + Text(d["pipeline_title"]) + ")" : "", d.value("environment", "?")));
+  w.Doc(1, d.value("pipeline_doc", ""));
   std::string params;
   for (auto it = d["params"].begin(); it != d["params"].end(); ++it) params += (params.empty() ? "" : ", ") + it.key() + " = " + Lit(it.value());
   if (!params.empty()) w.Line(1, "parameters: " + params);
@@ -225,6 +237,7 @@ std::string Describe(const Plan& plan) {
       const std::string g = in.value("group", "");
       if (phase == "gate" && g != group) {
         w.Line(1, "gate " + g + (in.contains("gate_title") ? " \"" + Text(in["gate_title"]) + "\"" : "") + guard);
+        w.Doc(2, in.value("gate_doc", ""));
         group = g;
       }
       const int ind = phase == "gate" ? 2 : 1;
@@ -242,6 +255,7 @@ std::string Describe(const Plan& plan) {
       begin_section("Approvals");
       ++w.n.approvals;
       w.Line(1, w.Approval(in["approval"]) + guard);
+      w.Doc(2, in["approval"].value("doc", ""));
     } else if (op == "stage") {
       begin_section("Stages (~ marks a step that changes something)");
       w.Line(1, "stage " + in.value("name", "?") + (in.contains("title") ? " \"" + Text(in["title"]) + "\"" : ""));

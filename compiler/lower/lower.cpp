@@ -328,6 +328,7 @@ void Lowerer::Checks(const std::vector<ast::CheckItem>& items, const Ctx& c, con
 json Lowerer::Approval(const ast::Decl& d, const Ctx& c) {
   json j;
   j["name"] = d.name.name;
+  if (!d.doc.empty()) j["doc"] = d.doc;
   j["timeout_s"] = 24 * 3600;
   if (const ast::Attr* t = sema::FindAttr(d.attrs, "timeout")) j["timeout_s"] = ToJson(sema::Fold(*t->value, Env(c)));
   json reqs = json::array();
@@ -746,6 +747,8 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
   }
   doc["pipeline"] = pipe->name.name;
   if (pipe->title) doc["pipeline_title"] = Text(*pipe->title, top, false);
+  // Documentation comments (§1: shown by `trixc plan`).
+  if (!pipe->doc.empty()) doc["pipeline_doc"] = pipe->doc;
   doc["environment"] = env_name;
   doc["params"] = params;
   json env_attrs = json::object();
@@ -804,6 +807,7 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
         for (auto& x : items) {
           if (guard.contains("when")) x["when"] = guard["when"];
           if (g->second->title) x["gate_title"] = Text(*g->second->title, top, false);
+          if (!g->second->doc.empty()) x["gate_doc"] = g->second->doc;
           instrs.push_back(x);
         }
         break;
