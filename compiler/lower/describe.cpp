@@ -221,6 +221,7 @@ std::string Describe(const Plan& plan) {
 
   std::string group;
   std::string section;
+  bool after_stage = false;
   auto begin_section = [&](const std::string& name) {
     if (section == name) return;
     if (!section.empty()) w.out += '\n';
@@ -232,8 +233,10 @@ std::string Describe(const Plan& plan) {
     std::string guard = in.contains("when") ? " when " + Expr(in["when"]) : "";
     if (op == "check" || op == "confirm") {
       const std::string phase = in.value("phase", "");
-      begin_section(phase == "gate" ? "Gates (before anything changes; a failure stops the run with nothing changed)"
-                                    : "Verify (a failure starts rollback)");
+      // Items run in source order: a gate after a stage runs after its changes.
+      begin_section(phase != "gate" ? "Verify (a failure starts rollback)"
+                    : after_stage   ? "Gates (after the stages above; a failure starts rollback)"
+                                    : "Gates (before anything changes; a failure stops the run with nothing changed)");
       const std::string g = in.value("group", "");
       if (phase == "gate" && g != group) {
         w.Line(1, "gate " + g + (in.contains("gate_title") ? " \"" + Text(in["gate_title"]) + "\"" : "") + guard);
@@ -257,6 +260,7 @@ std::string Describe(const Plan& plan) {
       w.Line(1, w.Approval(in["approval"]) + guard);
       w.Doc(2, in["approval"].value("doc", ""));
     } else if (op == "stage") {
+      after_stage = true;
       begin_section("Stages (~ marks a step that changes something)");
       w.Line(1, "stage " + in.value("name", "?") + (in.contains("title") ? " \"" + Text(in["title"]) + "\"" : ""));
       w.Steps(in["children"], 2);
