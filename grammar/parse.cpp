@@ -986,8 +986,14 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
                                std::string_view(text).substr(off - 1, end - off + 1)))
           .Help("write a backslash as `\\\\`");
     } else {
-      auto [len, found] = TokenAt(text, off);
-      diags.Report(DiagCode::E101, {id, off, off + len}, fmt::format("{}; found {}", msg, found));
+      std::uint32_t at = off;
+      // A number missing its unit (`wait 30`, `weight 10`) fails after the
+      // digits it matched: point at the number, not at what follows it.
+      if (msg == errors::message<wait_what> || msg == errors::message<percent_lit>) {
+        while (at > 0 && (std::isdigit(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '.')) --at;
+      }
+      auto [len, found] = TokenAt(text, at);
+      diags.Report(DiagCode::E101, {id, at, at + len}, fmt::format("{}; found {}", msg, found));
     }
     ok = false;
   } catch (const SyntaxError& e) {
