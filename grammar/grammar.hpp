@@ -214,7 +214,10 @@ struct block_open : one<'{'> {};
 struct attrs : if_must<one<'{'>, ws, star<attr, sep>, attrs_close> {};
 struct title : string_lit {};
 struct expect_clause : if_must<kw_expect, ws, expr> {};
-struct when_clause : if_must<kw_when, ws, expr> {};
+/// `when` starts a guard unless the word is a name: `when: run "..."` labels
+/// the next step. (`when (a or b)` is a guard, so `(` does not count here.)
+struct when_kw : seq<kw_when, not_at<star<sp>, one<'.', ':', '='>>> {};
+struct when_clause : if_must<when_kw, ws, expr> {};
 struct method : sor<TAO_PEGTL_KEYWORD("GET"), TAO_PEGTL_KEYWORD("HEAD"), TAO_PEGTL_KEYWORD("POST"),
                     TAO_PEGTL_KEYWORD("PUT"), TAO_PEGTL_KEYWORD("PATCH"), TAO_PEGTL_KEYWORD("DELETE")> {};
 struct target : string_lit {};
@@ -250,7 +253,7 @@ struct call_module : seq<identifier, ws, one<'.'>, ws> {};
 struct call_step : seq<opt<call_module>, identifier, ws, call_args> {};
 struct step : sor<run_step, http_step, deploy_step, wait_step, parallel_step, notify_step, approve_step, call_step> {};
 struct label : seq<identifier, ws, one<':'>, ws> {};
-struct undo_clause : if_must<kw_undo, ws, block_open, ws, steps, steps_close> {};
+struct undo_clause : if_must<ckw<kw_undo>, ws, block_open, ws, steps, steps_close> {};  // `undo:` labels, `undo(...)` calls
 struct step_full : seq<opt<label>, step, opt<ws, when_clause>, opt<ws, undo_clause>> {};
 struct steps : star<step_full, ws> {};
 
