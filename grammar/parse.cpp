@@ -993,7 +993,25 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
         while (at > 0 && (std::isdigit(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '.')) --at;
       }
       auto [len, found] = TokenAt(text, at);
-      diags.Report(DiagCode::E101, {id, at, at + len}, fmt::format("{}; found {}", msg, found));
+      // In a block of attributes, a name followed by anything but `=` is an
+      // attribute missing its `=`: say so at the token after the name.
+      bool reported = false;
+      if (msg == errors::message<attrs_close> && at < text.size() &&
+          (std::isalpha(static_cast<unsigned char>(text[at])) || text[at] == '_')) {
+        std::uint32_t name_end = at;
+        while (name_end < text.size() && (std::isalnum(static_cast<unsigned char>(text[name_end])) || text[name_end] == '_')) ++name_end;
+        std::uint32_t next = name_end;
+        while (next < text.size() && (text[next] == ' ' || text[next] == '\t')) ++next;
+        if (next < text.size() && text[next] != '\n' && text[next] != '\r' && text[next] != '=' && text[next] != '}') {
+          auto [next_len, next_found] = TokenAt(text, next);
+          if (text[next] == '"') next_found = "a string";
+          diags.Report(DiagCode::E101, {id, next, next + next_len},
+                       fmt::format("expected `=` after `{}`; found {}", std::string_view(text).substr(at, name_end - at), next_found))
+              .Help("an attribute is `name = value`");
+          reported = true;
+        }
+      }
+      if (!reported) diags.Report(DiagCode::E101, {id, at, at + len}, fmt::format("{}; found {}", msg, found));
     }
     ok = false;
   } catch (const SyntaxError& e) {
