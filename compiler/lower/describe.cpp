@@ -52,6 +52,7 @@ std::string Expr(const json& e) {
 
 std::string Text(const json& t) {
   if (t.is_string()) return t.get<std::string>();
+  if (t.is_object() && t.contains("concat")) return Text(t["concat"]);  // an interpolated string as an expression (`at` URLs)
   if (t.is_array()) {
     std::string s;
     for (const auto& p : t) s += p.contains("lit") && p["lit"].is_string() ? p["lit"].get<std::string>() : "${" + Expr(p) + "}";
