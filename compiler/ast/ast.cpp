@@ -19,6 +19,18 @@ bool Expr::IsPlainString(std::string* text_value) const {
   return true;
 }
 
+void ForEachExpr(const Expr& e, const std::function<void(const Expr&)>& f) {
+  f(e);
+  if (e.lhs) ForEachExpr(*e.lhs, f);
+  if (e.rhs) ForEachExpr(*e.rhs, f);
+  for (const auto& it : e.items) ForEachExpr(*it, f);
+  for (const auto& a : e.attrs) ForEachExpr(*a.value, f);
+  for (const auto& a : e.args) ForEachExpr(*a.value, f);
+  for (const auto& part : e.parts) {
+    if (part.expr) ForEachExpr(*part.expr, f);
+  }
+}
+
 std::string_view ToString(TypeKind k) {
   switch (k) {
     case TypeKind::String: return "string";

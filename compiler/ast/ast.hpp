@@ -7,6 +7,7 @@
 // a declaration's doc comment is the comment block directly above it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,10 @@ struct Expr {
   /// True when this is a string with no interpolation; `text_value` gets it.
   bool IsPlainString(std::string* text_value = nullptr) const;
 };
+
+/// Calls `f` on `e` and on every expression inside it (operands, list
+/// items, map values, call arguments, interpolations), parents first.
+void ForEachExpr(const Expr& e, const std::function<void(const Expr&)>& f);
 
 enum class TypeKind { String, Int, Float, Bool, Duration, Percent, Cron, Secret, Environment, Role, List };
 struct TypeExpr {

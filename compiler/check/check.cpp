@@ -311,6 +311,18 @@ class Checker final : public MutationOracle {
   /// stages and verify and in an action's body (null elsewhere: rollback may
   /// read any step): `steps.X` of a step not in it is E201.
   std::set<const ast::Step*>* finished_ = nullptr;
+  /// Points finished_ at `now` until the end of the enclosing scope.
+  class FinishedScope {
+   public:
+    FinishedScope(Checker& c, std::set<const ast::Step*>* now) : c_(c), old_(std::exchange(c.finished_, now)) {}
+    ~FinishedScope() { c_.finished_ = old_; }
+    FinishedScope(const FinishedScope&) = delete;
+    FinishedScope& operator=(const FinishedScope&) = delete;
+
+   private:
+    Checker& c_;
+    std::set<const ast::Step*>* old_;
+  };
   std::set<const ast::Decl*> used_other_;      // anything else (none expected)
   std::map<const ast::Decl*, Uses> decl_uses_;     // gates, analyses, services, approvals
   std::map<const ast::Decl*, Uses> action_uses_;   // actions (body)
@@ -1120,16 +1132,16 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
       inner.uncovered.clear();
       if (finished_) {
         // Children run side by side: none sees another finished.
-        std::set<const ast::Step*>* outer = finished_;
-        std::set<const ast::Step*> after = *outer;
+        std::set<const ast::Step*> after = *finished_;
         for (const auto& child : s.children) {
-          std::set<const ast::Step*> mine = *outer;
-          finished_ = &mine;
-          CheckStep(child, sc, inner);
+          std::set<const ast::Step*> mine = *finished_;
+          {
+            FinishedScope alone(*this, &mine);
+            CheckStep(child, sc, inner);
+          }
           after.insert(mine.begin(), mine.end());
         }
-        *outer = std::move(after);
-        finished_ = outer;
+        *finished_ = std::move(after);
       } else {
         CheckSteps(s.children, sc, inner);
       }
@@ -1161,11 +1173,9 @@ void Checker::CheckStep(const ast::Step& s, Scope& sc, StepCtx& ctx) {
     StepCtx inner;
     inner.top = false;
     // An undo may never run: what finishes inside it is not finished for the steps after.
-    std::set<const ast::Step*>* outer = finished_;
-    std::set<const ast::Step*> in_undo = outer ? *outer : std::set<const ast::Step*>{};
-    if (outer) finished_ = &in_undo;
+    std::set<const ast::Step*> in_undo = finished_ ? *finished_ : std::set<const ast::Step*>{};
+    FinishedScope undo_scope(*this, finished_ ? &in_undo : nullptr);
     CheckSteps(*s.undo, sc, inner);
-    finished_ = outer;
   }
   if (Mutates(s)) {
     if (sc.uses) sc.uses->mutating = true;
@@ -1284,15 +1294,10 @@ void Checker::CheckCall(const ast::Step& s, Scope& sc) {
         Scope ds;
         ds.module = module;
         ds.uses = &du;
-        std::function<void(const ast::Expr&)> walk = [&](const ast::Expr& e) {
+        ast::ForEachExpr(*p.default_value, [&](const ast::Expr& e) {
           if (e.kind == ExprKind::Member && e.lhs && e.lhs->kind == ExprKind::Name && e.lhs->text == "env" && e.text != "name")
             du.env_reads.emplace(e.text, Uses::EnvRead{e.range, std::nullopt});
-          if (e.lhs) walk(*e.lhs);
-          if (e.rhs) walk(*e.rhs);
-          for (const auto& it : e.items) walk(*it);
-          for (const auto& part : e.parts) if (part.expr) walk(*part.expr);
-        };
-        walk(*p.default_value);
+        });
         sc.uses->Merge(du, s.head_range);
       }
       continue;
@@ -1448,9 +1453,10 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
   sc.what = "an action";
   StepCtx ctx;
   std::set<const ast::Step*> finished;
-  std::set<const ast::Step*>* outer_finished = std::exchange(finished_, &finished);
-  CheckSteps(action->steps, sc, ctx);
-  finished_ = outer_finished;
+  {
+    FinishedScope in_action(*this, &finished);
+    CheckSteps(action->steps, sc, ctx);
+  }
   uses.untimed_pauses = ctx.untimed_pauses;
   action_stack_.pop_back();
   action_active_.erase(action);
@@ -1502,21 +1508,10 @@ void Checker::ReportDefaultCycles(int module) {
   std::map<const ast::Decl*, std::vector<const ast::Decl*>> deps;
   for (const ast::Decl* d : InOrder(module, ast::DeclKind::Param)) {
     if (!d->value) continue;
-    std::vector<const ast::Expr*> todo{d->value.get()};
-    while (!todo.empty()) {
-      const ast::Expr* e = todo.back();
-      todo.pop_back();
-      if (e->kind == ExprKind::Name) {
-        if (auto it = params.find(e->text); it != params.end() && it->second != d) deps[d].push_back(it->second);
-      }
-      if (e->lhs) todo.push_back(e->lhs.get());
-      if (e->rhs) todo.push_back(e->rhs.get());
-      for (const auto& x : e->items) todo.push_back(x.get());
-      for (const auto& a : e->args) todo.push_back(a.value.get());
-      for (const auto& part : e->parts) {
-        if (part.expr) todo.push_back(part.expr.get());
-      }
-    }
+    ast::ForEachExpr(*d->value, [&](const ast::Expr& e) {
+      if (e.kind != ExprKind::Name) return;
+      if (auto it = params.find(e.text); it != params.end() && it->second != d) deps[d].push_back(it->second);
+    });
   }
   std::set<const ast::Decl*> done;  // on a reported circle, or known to reach none
   for (const ast::Decl* start : InOrder(module, ast::DeclKind::Param)) {
@@ -1807,11 +1802,7 @@ void Checker::CheckPipeline(const ast::Decl& d) {
   auto& scope = p_.scopes[0];
   // Items run in order: a step has finished for the items after it.
   std::set<const ast::Step*> finished;
-  struct Restore {
-    std::set<const ast::Step*>*& slot;
-    std::set<const ast::Step*>* old;
-    ~Restore() { slot = old; }
-  } restore{finished_, std::exchange(finished_, &finished)};
+  FinishedScope in_pipeline(*this, &finished);
   Uses uses;
   std::map<std::string, const ast::Step*> labels;
   const ast::PipelineItem* rollback = nullptr;
@@ -1963,9 +1954,10 @@ void Checker::CheckPipeline(const ast::Decl& d) {
           rs.uses = &ru;
           rs.allow_baseline = true;
           // Rollback runs after a failure anywhere: it may read any step (one that did not run reads as not ok).
-          std::set<const ast::Step*>* stages_finished = std::exchange(finished_, nullptr);
-          CheckSteps(it.steps, rs, rctx);
-          finished_ = stages_finished;
+          {
+            FinishedScope any_step(*this, nullptr);
+            CheckSteps(it.steps, rs, rctx);
+          }
           rollback_baseline_reads = ru.baseline_reads;
           ru.baseline_reads.clear();
           uses.Merge(ru);

@@ -39,6 +39,9 @@ struct FoldEnv {
 };
 
 Value Fold(const ast::Expr& e, const FoldEnv& env, int depth = 0);
+/// The value of a parameter whose default names a declaration (an
+/// `environment` or `role` parameter, `= staging`): that name. Null otherwise.
+const std::string* NamedDefault(const ast::Decl& param);
 
 /// Looks an attribute up in a declaration's attribute list.
 const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key);

@@ -91,6 +91,11 @@ std::string ValueText(const Value& v) {
   }
 }
 
+const std::string* NamedDefault(const ast::Decl& param) {
+  const bool names_one = param.type && (param.type->kind == ast::TypeKind::Environment || param.type->kind == ast::TypeKind::Role);
+  return names_one && param.value && param.value->kind == ast::ExprKind::Name ? &param.value->text : nullptr;
+}
+
 Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
   if (depth > 64) return Unknown();  // a cycle through parameter defaults; the checker reports it elsewhere
   using K = ast::ExprKind;
@@ -161,12 +166,8 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
       if (!env.scope) return Unknown();
       auto it = env.scope->params.find(e.text);
       if (it != env.scope->params.end() && it->second->value) {
-        // The default of an `environment` or `role` parameter names one: its value is that name.
-        const ast::Decl& param = *it->second;
-        if (param.type && (param.type->kind == ast::TypeKind::Environment || param.type->kind == ast::TypeKind::Role) &&
-            param.value->kind == K::Name)
-          return S(param.value->text);
-        return Fold(*param.value, env, depth + 1);
+        if (const std::string* named = NamedDefault(*it->second)) return S(*named);
+        return Fold(*it->second->value, env, depth + 1);
       }
       return Unknown();
     }

@@ -691,10 +691,9 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
           v.s = raw;
           break;
       }
-    } else if (d->value && d->type && (d->type->kind == ast::TypeKind::Environment || d->type->kind == ast::TypeKind::Role) &&
-               d->value->kind == ExprKind::Name) {
+    } else if (const std::string* named = sema::NamedDefault(*d)) {
       v.k = Value::Str;  // names an environment or a role
-      v.s = d->value->text;
+      v.s = *named;
     } else if (d->value) {
       Ctx none;
       v = sema::Fold(*d->value, FoldEnv{nullptr, &scope, nullptr});
