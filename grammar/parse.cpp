@@ -305,6 +305,20 @@ ast::ExprPtr Builder::String(const Node& n) {
     const bool interpolation = Is<interp>(*c);
     if (interpolation || !in_text) ++count;
     in_text = !interpolation;
+    e->interpolated = e->interpolated || interpolation;
+  }
+  auto unescaped = [](const Node& c) {
+    char ch = c.string_view()[1];
+    return ch == 'n' ? std::string_view("\n") : ch == 't' ? std::string_view("\t") : std::string_view(&c.string_view()[1], 1);
+  };
+  if (!e->interpolated && !e->triple) {
+    // A plain string (most of them): its value in `text`, no parts.
+    e->text.reserve(static_cast<std::size_t>(n.e - n.b));
+    for (auto& c : n.children) {
+      if (Is<str_escape>(*c)) e->text += unescaped(*c);
+      else if (Is<str_text>(*c) || Is<tq_text>(*c) || Is<str_dollar>(*c)) e->text += c->string_view();
+    }
+    return e;
   }
   e->parts.reserve(count);
   auto add_text = [&](std::string_view t, SourceRange r) {
@@ -319,12 +333,9 @@ ast::ExprPtr Builder::String(const Node& n) {
     if (Is<str_text>(*c) || Is<tq_text>(*c) || Is<str_dollar>(*c)) {
       add_text(c->string_view(), R(*c));
     } else if (Is<str_escape>(*c)) {
-      char ch = c->string_view()[1];
-      std::string_view t = ch == 'n' ? "\n" : ch == 't' ? "\t" : std::string_view(&c->string_view()[1], 1);
-      add_text(t, R(*c));
+      add_text(unescaped(*c), R(*c));
     } else if (Is<interp>(*c)) {
       e->parts.push_back({{}, Expr(*c->children.at(0)), R(*c)});
-      e->interpolated = true;
     }
   }
   if (e->triple) {
@@ -385,6 +396,11 @@ ast::ExprPtr Builder::String(const Node& n) {
         }
         p.text = std::move(out);
       }
+    }
+    if (!e->interpolated) {
+      // A plain triple-quoted string: one run of text at most.
+      if (!e->parts.empty()) e->text = std::move(e->parts.front().text);
+      std::vector<ast::StrPart>().swap(e->parts);
     }
   }
   return e;

@@ -5,17 +5,7 @@ namespace trix::ast {
 
 bool Expr::IsPlainString(std::string* text_value) const {
   if (kind != ExprKind::String || interpolated) return false;
-  if (!text_value) return true;
-  if (parts.size() == 1) {
-    *text_value = parts[0].text;
-    return true;
-  }
-  std::string t;
-  for (const auto& p : parts) {
-    if (p.expr) return false;
-    t += p.text;
-  }
-  if (text_value) *text_value = std::move(t);
+  if (text_value) *text_value = text;
   return true;
 }
 

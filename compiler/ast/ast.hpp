@@ -59,14 +59,16 @@ struct Expr {
   SourceRange range;
   SourceRange name_range;  // Member: the member name
   bool triple = false;        // String
-  bool interpolated = false;  // String: a part is `${...}` (the parser sets it; readers need not look at `parts`)
+  bool interpolated = false;  // String: a part is `${...}` (the parser sets it)
   bool boolean = false;       // Bool
-  // String
+  // String with interpolation (`interpolated`): its runs of text and its
+  // `${...}`s. A string without one has no parts: its unescaped value is
+  // `text` (most strings are plain; a parts vector each was ~1/6 of the AST).
   std::vector<StrPart> parts;
   // Int / Float / Duration(ms) / Percent(fraction) / Bool
   double number = 0;
   long long integer = 0;
-  std::string text;  // source spelling of a number/duration/percent; operator for Unary/Binary; name for Name/Member
+  std::string text;  // value of a plain String; source spelling of a number/duration/percent; operator for Unary/Binary; name for Name/Member
   // List items / Call args
   std::vector<ExprPtr> items;
   std::vector<Attr> attrs;  // Map

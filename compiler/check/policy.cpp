@@ -138,6 +138,7 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth) {
       return Unknown();
     }
     case K::String: {
+      if (!e.interpolated) return S(e.text);
       std::string out;
       for (const auto& p : e.parts) {
         if (!p.expr) {

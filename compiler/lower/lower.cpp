@@ -161,6 +161,7 @@ json Lowerer::Expr(const ast::Expr& e, const Ctx& c) {
 
 json Lowerer::Text(const ast::Expr& e, const Ctx& c, bool shell, json* env) {
   // Returns a string when fully known, else an array of parts for {"concat": ...}.
+  if (!e.interpolated) return e.kind == ExprKind::String ? e.text : std::string();
   json parts = json::array();
   std::string acc;
   bool known = true;
