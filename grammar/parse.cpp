@@ -63,7 +63,7 @@ struct is_selected : std::bool_constant<kStored<Rule> || kFolded<Rule>> {};
 
 // One address per rule: a node's type is compared by pointer.
 template <typename Rule>
-inline constexpr char kTag = 0;
+inline constexpr std::string_view kTag = pegtl::demangle<Rule>();  // and its name, for internal errors
 
 struct Node;
 
@@ -84,8 +84,7 @@ struct Kids {
 
 /// A parse-tree node: the rule, the text it matched and its children.
 struct Node {
-  const void* tag;
-  std::string_view type;  // the rule's name, for internal errors
+  const std::string_view* tag;  // &kTag<Rule>
   const char* b;
   const char* e;
   std::uint32_t first;    // index of the first node of its subtree (post-order)
@@ -130,7 +129,7 @@ struct Tree {
     if constexpr (kFolded<Rule>) {
       if (CountKids(first, static_cast<std::uint32_t>(nodes.size())) == 1) return;
     }
-    nodes.push_back({&kTag<Rule>, pegtl::demangle<Rule>(), begin, at, first, {}});
+    nodes.push_back({&kTag<Rule>, begin, at, first, {}});
   }
   /// Links every node to its children once the declaration is parsed.
   const Node& Finish() {
@@ -270,9 +269,11 @@ class Builder {
   ast::ExprPtr Expr(const Node& n);
   ast::ExprPtr String(const Node& n);
   ast::ExprPtr StringOf(const Node& wrapper) { return String(*wrapper.children.at(0)); }
-  std::vector<ast::Attr> Attrs(const Node& n);
+  template <typename Vec = std::vector<ast::Attr>>
+  Vec Attrs(const Node& n);
   ast::Attr Attr(const Node& n);
-  std::vector<ast::Arg> Args(const Node& n);
+  template <typename Vec = std::vector<ast::Arg>>
+  Vec Args(const Node& n);
   ast::Probe Probe(const Node& n);
   void ProbeTail(const Node& n, std::size_t from, ast::Probe& p);
   ast::Steps Steps(const Node& n);
@@ -400,7 +401,7 @@ ast::ExprPtr Builder::String(const Node& n) {
     if (!e->interpolated) {
       // A plain triple-quoted string: one run of text at most.
       if (!e->parts.empty()) e->text = std::move(e->parts.front().text);
-      std::vector<ast::StrPart>().swap(e->parts);
+      e->parts = {};
     }
   }
   return e;
@@ -423,15 +424,17 @@ ast::Attr Builder::Attr(const Node& n) {
   return a;
 }
 
-std::vector<ast::Attr> Builder::Attrs(const Node& n) {
-  std::vector<ast::Attr> out;
+template <typename Vec>
+Vec Builder::Attrs(const Node& n) {
+  Vec out;
   out.reserve(n.children.size());
   for (auto& c : n.children) out.push_back(Attr(*c));
   return out;
 }
 
-std::vector<ast::Arg> Builder::Args(const Node& n) {
-  std::vector<ast::Arg> out;
+template <typename Vec>
+Vec Builder::Args(const Node& n) {
+  Vec out;
   out.reserve(n.children.size());
   for (auto& c : n.children) {
     ast::Arg a;
@@ -463,9 +466,10 @@ ast::ExprPtr Builder::Expr(const Node& n) {
     e->kind = ast::ExprKind::Int;
     e->text = n.string();
     auto sv = n.string_view();
-    auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), e->integer);
+    long long integer = 0;
+    auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), integer);
     if (ec != std::errc()) Fail(n, fmt::format("the number `{}` is too large", sv));
-    e->number = static_cast<double>(e->integer);
+    e->number = static_cast<double>(integer);
     return e;
   }
   if (Is<float_lit>(n)) {
@@ -505,7 +509,7 @@ ast::ExprPtr Builder::Expr(const Node& n) {
   }
   if (Is<map_lit>(n)) {
     e->kind = ast::ExprKind::Map;
-    e->attrs = Attrs(n);
+    e->attrs = Attrs<ast::PackedVec<ast::Attr>>(n);
     return e;
   }
   if (Is<neg>(n) || Is<not_expr>(n)) {
@@ -529,7 +533,7 @@ ast::ExprPtr Builder::Expr(const Node& n) {
         x->rhs = Expr(*op.children.at(0));
       } else {
         x->kind = ast::ExprKind::Call;
-        x->args = Args(op);
+        x->args = Args<ast::PackedVec<ast::Arg>>(op);
       }
       x->lhs = std::move(cur);
       cur = std::move(x);
@@ -552,7 +556,7 @@ ast::ExprPtr Builder::Expr(const Node& n) {
     for (std::size_t i = 1; i < n.children.size(); ++i) cur = binary(op, std::move(cur), Expr(*n.children[i]));
     return cur;
   }
-  Fail(n, fmt::format("internal: unexpected expression node `{}`", n.type));
+  Fail(n, fmt::format("internal: unexpected expression node `{}`", *n.tag));
 }
 
 void Builder::ProbeTail(const Node& n, std::size_t from, ast::Probe& p) {
@@ -1043,21 +1047,29 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
     out->comments.push_back({{id, b, e}});
   }
   // Doc comments: the whole-line comments directly above a declaration.
+  // Found from the text around them (a comment runs to the end of its line),
+  // not through line numbers: a binary search per comment was 1 % of `check`.
+  const std::string_view all(text);
+  auto line_start = [&](std::uint32_t off) {
+    while (off > 0 && all[off - 1] != '\n') --off;
+    return off;
+  };
   std::size_t ci = 0;
   for (auto& d : out->decls) {
     while (ci < out->comments.size() && out->comments[ci].range.begin < d.range.begin) ++ci;
     std::vector<std::string> lines;
-    std::uint32_t want_line = src.Locate(d.range.begin).line;
+    std::uint32_t want = line_start(d.range.begin);  // the next doc line ends just before this
     for (std::size_t k = ci; k-- > 0;) {
       const auto& c = out->comments[k];
-      auto lc = src.Locate(c.range.begin);
-      if (lc.line + 1 != want_line) break;
-      auto line = src.Line(lc.line);
-      if (line.find_first_not_of(" \t") != line.find('#')) break;  // a trailing comment, not a block
-      std::string_view body = std::string_view(text).substr(c.range.begin + 1, c.range.end - c.range.begin - 1);
+      std::uint32_t eol = c.range.end;
+      if (eol < all.size() && all[eol] == '\r') ++eol;
+      if (eol >= all.size() || all[eol] != '\n' || eol + 1 != want) break;  // not on the line just above
+      const std::uint32_t from = line_start(c.range.begin);
+      if (all.substr(from, c.range.begin - from).find_first_not_of(" \t") != std::string_view::npos) break;  // a trailing comment, not a block
+      std::string_view body = all.substr(c.range.begin + 1, c.range.end - c.range.begin - 1);
       if (!body.empty() && body[0] == ' ') body.remove_prefix(1);
       lines.emplace_back(body);
-      want_line = lc.line;
+      want = from;
     }
     for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
       if (!d.doc.empty()) d.doc += '\n';

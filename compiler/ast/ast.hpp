@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/ast/packed_vec.hpp"
 #include "compiler/diag/source.hpp"
 
 namespace trix::ast {
@@ -52,8 +53,9 @@ enum class ExprKind {
   Unary, Binary, Member, Index, Call,
 };
 
-// The members are ordered so that the small ones share words (208 bytes
-// became 192; a large runbook has millions of expressions).
+// The members are ordered so that the small ones share words, and the lists
+// are PackedVecs (one pointer each): 208 bytes became 120, and a large
+// runbook has millions of expressions.
 struct Expr {
   ExprKind kind;
   SourceRange range;
@@ -64,16 +66,14 @@ struct Expr {
   // String with interpolation (`interpolated`): its runs of text and its
   // `${...}`s. A string without one has no parts: its unescaped value is
   // `text` (most strings are plain; a parts vector each was ~1/6 of the AST).
-  std::vector<StrPart> parts;
-  // Int / Float / Duration(ms) / Percent(fraction) / Bool
+  PackedVec<StrPart> parts;
+  // Int / Float / Duration(ms) / Percent(fraction)
   double number = 0;
-  long long integer = 0;
   std::string text;  // value of a plain String; source spelling of a number/duration/percent; operator for Unary/Binary; name for Name/Member
-  // List items / Call args
-  std::vector<ExprPtr> items;
-  std::vector<Attr> attrs;  // Map
-  std::vector<Arg> args;    // Call
-  ExprPtr lhs, rhs;         // Unary (lhs), Binary, Member (lhs), Index, Call (lhs = callee)
+  PackedVec<ExprPtr> items;  // List
+  PackedVec<Attr> attrs;     // Map
+  PackedVec<Arg> args;       // Call
+  ExprPtr lhs, rhs;          // Unary (lhs), Binary, Member (lhs), Index, Call (lhs = callee)
 
   /// True when this is a string with no interpolation; `text_value` gets it.
   bool IsPlainString(std::string* text_value = nullptr) const;

@@ -165,7 +165,7 @@ Type ActionParamType(const ast::Param& p) {
 
 class Checker final : public MutationOracle {
  public:
-  Checker(Program& p, Diagnostics& d) : p_(p), d_(d) {}
+  Checker(Program& p, Diagnostics& d, bool references) : p_(p), d_(d), references_(references) {}
 
   void Run();
   /// Copies what later phases need (call resolution, mutating actions) into the Program.
@@ -240,7 +240,7 @@ class Checker final : public MutationOracle {
   }
   /// Records a resolved use of a name for the editor queries (sema::ReferenceAt).
   void Refer(SourceRange use, const ast::Decl* d, const SourceRange* target = nullptr) {
-    p_.references.push_back({use, target ? *target : d->name.range, d});
+    if (references_) p_.references.push_back({use, target ? *target : d->name.range, d});
   }
 
   // ---- expressions -----------------------------------------------------------------
@@ -252,7 +252,7 @@ class Checker final : public MutationOracle {
   bool HasSecret(const ast::Expr& e, Scope& sc);
 
   // ---- blocks -----------------------------------------------------------------------
-  void CheckAttrs(const std::vector<ast::Attr>& attrs, const Specs& specs, Scope& sc, std::string_view block,
+  void CheckAttrs(std::span<const ast::Attr> attrs, const Specs& specs, Scope& sc, std::string_view block,
                   SourceRange block_range, bool free = false, const Specs* extra = nullptr);
   void CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc);
   /// `needs_expect`: a `prometheus` probe must have `expect` (not in a baseline, whose value is the result).
@@ -305,6 +305,7 @@ class Checker final : public MutationOracle {
 
   Program& p_;
   Diagnostics& d_;
+  const bool references_;  // record Program::references
   std::vector<std::array<std::vector<const ast::Decl*>, ast::kDeclKinds>> in_order_;  // InOrder()
   std::vector<std::vector<char>> used_;        // per module, per declaration (UsedFlag)
   /// The steps that have finished at the point being checked, in a pipeline's
@@ -535,7 +536,7 @@ Type Checker::TypeOf(const ast::Expr& e, Scope& sc) {
       if (sc.locals) {
         auto it = sc.locals->find(e.text);
         if (it != sc.locals->end()) {
-          if (sc.locals_owner) {
+          if (sc.locals_owner && references_) {
             for (const auto& p : sc.locals_owner->params) {
               if (p.name.name == e.text) Refer(e.range, sc.locals_owner, &p.name.range);
             }
@@ -941,7 +942,7 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
   }
 }
 
-void Checker::CheckAttrs(const std::vector<ast::Attr>& attrs, const Specs& specs, Scope& sc, std::string_view block,
+void Checker::CheckAttrs(std::span<const ast::Attr> attrs, const Specs& specs, Scope& sc, std::string_view block,
                          SourceRange block_range, bool free, const Specs* extra) {
   std::map<std::string, const ast::Attr*> seen;
   for (const auto& a : attrs) {
@@ -2109,11 +2110,11 @@ const Reference* ReferenceAt(const Program& program, FileId file, std::uint32_t 
   return best;
 }
 
-Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags) {
+Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags, CheckOptions options) {
   Program p;
   p.load = std::move(load);
   (void)sm;  // locations are resolved by the renderers
-  Checker c(p, diags);
+  Checker c(p, diags, options.references);
   c.Run();
   c.Export();
   return p;

@@ -44,7 +44,7 @@ Value Fold(const ast::Expr& e, const FoldEnv& env, int depth = 0);
 const std::string* NamedDefault(const ast::Decl& param);
 
 /// Looks an attribute up in a declaration's attribute list.
-const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key);
+const ast::Attr* FindAttr(std::span<const ast::Attr> attrs, std::string_view key);
 
 /// POST, PUT, PATCH and DELETE change things; GET and HEAD only observe.
 bool IsMutatingMethod(std::string_view method);

@@ -24,7 +24,7 @@ bool StepMutates(const ast::Step& s, const std::function<bool(const ast::Step&)>
   }
 }
 
-const ast::Attr* FindAttr(const std::vector<ast::Attr>& attrs, std::string_view key) {
+const ast::Attr* FindAttr(std::span<const ast::Attr> attrs, std::string_view key) {
   for (const auto& a : attrs) {
     if (a.key.name == key) return &a;
   }

@@ -92,6 +92,7 @@ struct Program {
   std::map<const ast::Decl*, int> action_module;
   /// Every resolved use of a declared name, in the order the checker met them
   /// (a use may appear more than once). Names that failed to resolve are absent.
+  /// Empty unless CheckOptions::references was set.
   std::vector<Reference> references;
 
   const ast::Module& entry() const { return load.modules.at(0)->ast; }
@@ -100,7 +101,13 @@ struct Program {
 /// The reference whose use covers byte `offset` of `file` (the innermost one), or null.
 const Reference* ReferenceAt(const Program& program, FileId file, std::uint32_t offset);
 
+struct CheckOptions {
+  /// Fill Program::references (the editor queries need them; `trixc check`
+  /// and the lowering do not, and on a large runbook they are ~2 % of its time).
+  bool references = false;
+};
+
 /// Resolves names, checks types and policies. Reports into `diags`; never throws on bad input.
-Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags);
+Program Check(LoadResult load, const SourceManager& sm, Diagnostics& diags, CheckOptions options = {});
 
 }  // namespace trix::sema

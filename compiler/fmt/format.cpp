@@ -116,7 +116,7 @@ class Printer {
     std::string s = Expr(e);
     return Prec(e) < min_prec ? "(" + s + ")" : s;
   }
-  std::string Args(const std::vector<ast::Arg>& args) {
+  std::string Args(std::span<const ast::Arg> args) {
     std::string s;
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (i) s += ", ";
@@ -125,7 +125,7 @@ class Printer {
     }
     return s;
   }
-  std::string InlineAttrs(const std::vector<ast::Attr>& attrs) {
+  std::string InlineAttrs(std::span<const ast::Attr> attrs) {
     if (attrs.empty()) return "{}";
     std::string s = "{ ";
     for (std::size_t i = 0; i < attrs.size(); ++i) {
@@ -195,7 +195,7 @@ class Printer {
     }
     return true;
   }
-  void AttrBlock(const std::string& head, const std::vector<ast::Attr>& attrs, SourceRange whole) {
+  void AttrBlock(const std::string& head, std::span<const ast::Attr> attrs, SourceRange whole) {
     OpenBlock(head);
     std::vector<const ast::Attr*> ptrs;
     for (const auto& a : attrs) ptrs.push_back(&a);
@@ -203,7 +203,7 @@ class Printer {
     CloseBlock(whole);
   }
   // An option block after a step or probe: inline when short, else one attribute per line.
-  std::string Opts(const std::vector<ast::Attr>& attrs, bool has, std::size_t head_len) {
+  std::string Opts(std::span<const ast::Attr> attrs, bool has, std::size_t head_len) {
     if (!has) return "";
     std::string inl = InlineAttrs(attrs);
     if (head_len + 1 + inl.size() + static_cast<std::size_t>(indent_) * 2 <= kMaxInline) return " " + inl;

@@ -96,7 +96,7 @@ class Lowerer {
   json Expr(const ast::Expr& e, const Ctx& c);
   /// A string with interpolation: a plain value when everything folds, else {"concat": [...]}.
   json Text(const ast::Expr& e, const Ctx& c, bool shell, json* env = nullptr);
-  json Attrs(const std::vector<ast::Attr>& attrs, const Ctx& c, bool strings_for_env = false, json* secret_env = nullptr);
+  json Attrs(std::span<const ast::Attr> attrs, const Ctx& c, bool strings_for_env = false, json* secret_env = nullptr);
   json Probe(const ast::Probe& p, const Ctx& c);
   void Steps(const ast::Steps& steps, const Ctx& c, json& out);
   void Step(const ast::Step& s, const Ctx& c, json& out);
@@ -225,7 +225,7 @@ json Lowerer::Text(const ast::Expr& e, const Ctx& c, bool shell, json* env) {
   return parts;
 }
 
-json Lowerer::Attrs(const std::vector<ast::Attr>& attrs, const Ctx& c, bool strings_for_env, json* secret_env) {
+json Lowerer::Attrs(std::span<const ast::Attr> attrs, const Ctx& c, bool strings_for_env, json* secret_env) {
   json o = json::object();
   for (const auto& a : attrs) {
     const ast::Expr& v = *a.value;

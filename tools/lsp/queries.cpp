@@ -94,7 +94,7 @@ Analysis Analyze(const std::string& path, std::string text) {
   if (load.parse_failed) {
     a.program.load = std::move(load);  // syntax only: the checker needs every file parsed (as `trixc check`)
   } else {
-    a.program = sema::Check(std::move(load), *a.sm, a.diags);
+    a.program = sema::Check(std::move(load), *a.sm, a.diags, sema::CheckOptions{.references = true});
   }
   a.diags.Sort();
   return a;
