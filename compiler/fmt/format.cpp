@@ -116,15 +116,77 @@ class Printer {
     std::string s = Expr(e);
     return Prec(e) < min_prec ? "(" + s + ")" : s;
   }
-  std::string Args(std::span<const ast::Arg> args) {
-    std::string s;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      if (i) s += ", ";
-      if (args[i].name) s += args[i].name->name + ": ";
-      s += Expr(*args[i].value);
+  std::string Arg(const ast::Arg& a) { return (a.name ? a.name->name + ": " : std::string()) + Expr(*a.value); }
+  // `(args)`, where `open` and `close` are the offsets of the parentheses.
+  std::string Args(std::span<const ast::Arg> args, std::uint32_t open, std::uint32_t close) {
+    if (HasComment(open, close)) {
+      return Broken(open, close, args.size(), '(', ')', [&](std::size_t i) {
+        const ast::Arg& a = args[i];
+        return SourceRange{a.value->range.file, a.name ? a.name->range.begin : a.value->range.begin, a.value->range.end};
+      }, [&](std::size_t i) { return Arg(args[i]); });
     }
+    std::string s = "(";
+    for (std::size_t i = 0; i < args.size(); ++i) s += (i ? ", " : "") + Arg(args[i]);
+    return s + ")";
+  }
+
+  // ---- comments inside a bracketed list ---------------------------------------------------
+  // The offset of the first `ch` at or after `pos`, skipping comments (only
+  // spaces, commas and comments come between the places this is used from
+  // and the bracket it finds).
+  std::uint32_t Find(std::uint32_t pos, char ch) const {
+    const std::string& t = src_.text();
+    while (pos < t.size() && t[pos] != ch) {
+      if (t[pos] == '#') {
+        while (pos < t.size() && t[pos] != '\n') ++pos;
+        continue;
+      }
+      ++pos;
+    }
+    return pos;
+  }
+  // Whether a comment not printed yet starts in [begin, end).
+  bool HasComment(std::uint32_t begin, std::uint32_t end) const {
+    for (std::size_t i = next_comment_; i < m_.comments.size() && m_.comments[i].range.begin < end; ++i) {
+      if (m_.comments[i].range.begin >= begin) return true;
+    }
+    return false;
+  }
+  // A list, map, argument or parameter list with comments inside: one item
+  // per line, each followed by a comma, and every comment where it was (at
+  // the end of the line it ended, or on its own line before the next item),
+  // so that they are kept in place rather than moved out of the list.
+  // `open`/`close` are the offsets of the brackets.
+  template <typename RangeOf, typename TextOf>
+  std::string Broken(std::uint32_t open, std::uint32_t close, std::size_t n, char open_ch, char close_ch, RangeOf range_of, TextOf text_of) {
+    ++depth_;
+    const std::string pad(static_cast<std::size_t>(indent_ + depth_) * 2, ' ');
+    std::string s(1, open_ch);
+    std::uint32_t after = open + 1;  // the source offset of the end of what was printed last
+    auto comments_before = [&](std::uint32_t limit) {
+      while (next_comment_ < m_.comments.size() && m_.comments[next_comment_].range.begin < limit) {
+        const SourceRange c = m_.comments[next_comment_++].range;
+        const bool same_line = c.begin >= after && Src({c.file, after, c.begin}).find('\n') == std::string_view::npos;
+        s += same_line ? std::string("  ") : "\n" + pad;
+        s += Src(c);
+        after = c.end;
+      }
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      const SourceRange r = range_of(i);
+      comments_before(r.begin);
+      s += "\n" + pad;
+      s += text_of(i);
+      s += ',';
+      after = r.end;
+    }
+    comments_before(close);
+    --depth_;
+    s += "\n" + std::string(static_cast<std::size_t>(indent_ + depth_) * 2, ' ');
+    s += close_ch;
     return s;
   }
+
   std::string InlineAttrs(std::span<const ast::Attr> attrs) {
     if (attrs.empty()) return "{}";
     std::string s = "{ ";
@@ -146,6 +208,11 @@ class Printer {
       case K::Bool:
       case K::Name: return e.text;
       case K::List: {
+        const std::uint32_t close = e.range.end - 1;
+        if (HasComment(e.range.begin, close)) {
+          return Broken(e.range.begin, close, e.items.size(), '[', ']', [&](std::size_t i) { return e.items[i]->range; },
+                        [&](std::size_t i) { return Expr(*e.items[i]); });
+        }
         std::string s = "[";
         for (std::size_t i = 0; i < e.items.size(); ++i) {
           if (i) s += ", ";
@@ -153,7 +220,14 @@ class Printer {
         }
         return s + "]";
       }
-      case K::Map: return InlineAttrs(e.attrs);
+      case K::Map: {
+        const std::uint32_t close = e.range.end - 1;
+        if (HasComment(e.range.begin, close)) {
+          return Broken(e.range.begin, close, e.attrs.size(), '{', '}', [&](std::size_t i) { return e.attrs[i].range; },
+                        [&](std::size_t i) { return Key(e.attrs[i]) + " = " + Expr(*e.attrs[i].value); });
+        }
+        return InlineAttrs(e.attrs);
+      }
       case K::Unary: return e.text == "not" ? "not " + Wrap(*e.lhs, 3) : "-" + Wrap(*e.lhs, 7);
       case K::Binary: {
         const int p = Prec(e);
@@ -163,7 +237,10 @@ class Printer {
       }
       case K::Member: return Wrap(*e.lhs, 8) + "." + e.text;
       case K::Index: return Wrap(*e.lhs, 8) + "[" + Expr(*e.rhs) + "]";
-      case K::Call: return Wrap(*e.lhs, 8) + "(" + Args(e.args) + ")";
+      case K::Call: {
+        std::string callee = Wrap(*e.lhs, 8);
+        return callee + Args(e.args, Find(e.lhs->range.end, '('), e.range.end - 1);
+      }
     }
     return "";
   }
@@ -287,9 +364,12 @@ class Printer {
       case ast::StepKind::Parallel: head += "parallel"; break;
       case ast::StepKind::Notify: head += "notify " + Expr(*s.target); break;
       case ast::StepKind::Approve: head += "approve " + s.name.name; break;
-      case ast::StepKind::Call:
-        head += (s.module ? s.module->name + "." : std::string()) + s.name.name + "(" + Args(s.args) + ")";
+      case ast::StepKind::Call: {
+        const std::uint32_t open = Find(s.name.range.end, '(');
+        const std::uint32_t close = Find(s.args.empty() ? open + 1 : s.args.back().value->range.end, ')');
+        head += (s.module ? s.module->name + "." : std::string()) + s.name.name + Args(s.args, open, close);
         break;
+      }
     }
     if (s.kind == ast::StepKind::Parallel) {
       OpenBlock(head);
@@ -446,13 +526,23 @@ class Printer {
         break;
       case K::Action: {
         std::string head = "action " + d.name.name + "(";
-        std::vector<std::string> ps;
-        for (const auto& p : d.params) {
+        auto param = [&](const ast::Param& p) {
           std::string s = p.name.name;
           if (p.type) s += ": " + TypeText(*p.type);
           if (p.default_value) s += " = " + Expr(*p.default_value);
-          ps.push_back(s);
+          return s;
+        };
+        const std::uint32_t open = Find(d.name.range.end, '(');
+        const std::uint32_t close = Find(d.params.empty() ? open + 1 : d.params.back().range.end, ')');
+        if (HasComment(open, close)) {
+          OpenBlock("action " + d.name.name + Broken(open, close, d.params.size(), '(', ')', [&](std::size_t i) { return d.params[i].range; },
+                                                      [&](std::size_t i) { return param(d.params[i]); }));
+          Steps(d.steps);
+          CloseBlock(d.range);
+          break;
         }
+        std::vector<std::string> ps;
+        for (const auto& p : d.params) ps.push_back(param(p));
         std::string one;
         for (std::size_t i = 0; i < ps.size(); ++i) one += (i ? ", " : "") + ps[i];
         if (head.size() + one.size() + 3 <= kMaxInline) {
@@ -549,6 +639,7 @@ class Printer {
   const SourceFile& src_;
   std::string out_;
   int indent_ = 0;
+  int depth_ = 0;  // bracketed lists open in the expression being printed (Broken)
   std::size_t next_comment_ = 0;
   bool have_prev_ = false;
   std::uint32_t prev_end_line_ = 0;

@@ -191,3 +191,32 @@ TEST_CASE("fmt puts a trailing comment after the last item of its line, and keep
   CHECK(out == "action f() {\n  run \"a\"  # note on a\n  undo {\n    run \"u\"\n  }\n}\n");
   CHECK(Fmt(out) == out);
 }
+
+TEST_CASE("fmt keeps comments inside lists, maps, arguments and parameters where they were") {
+  // A list with comments stays one item per line (with trailing commas);
+  // nothing is moved out of it and no blank line is added.
+  const std::string list = "param a: [string] = [\n  \"x\",\n  # own line\n  \"y\"\n]\nparam b: int = 1\n";
+  CHECK(Fmt(list) == "param a: [string] = [\n  \"x\",\n  # own line\n  \"y\",\n]\nparam b: int = 1\n");
+  const std::string role = "role r = [   # after open\n  \"alice\",   # after item\n  \"bob\"\n]            # after close\n";
+  const std::string role_out = Fmt(role);
+  CHECK(role_out == "role r = [  # after open\n  \"alice\",  # after item\n  \"bob\",\n]  # after close\n");
+  CHECK(Fmt(role_out) == role_out);
+
+  const std::string action = "action f(a: string, # in params\n         b: int = 1) {\n  run \"x ${a}\"\n}\n"
+                             "pipeline p {\n  stage s {\n    f(\"1\", # in args\n      2)\n    run \"y\" { env = { A = \"1\" # in map\n    } }\n  }\n}\n";
+  const std::string action_out = Fmt(action);
+  CHECK(action_out ==
+        "action f(\n  a: string,  # in params\n  b: int = 1,\n) {\n  run \"x ${a}\"\n}\n"
+        "pipeline p {\n  stage s {\n    f(\n      \"1\",  # in args\n      2,\n    )\n"
+        "    run \"y\" { env = {\n      A = \"1\",  # in map\n    } }\n  }\n}\n");
+  CHECK(Fmt(action_out) == action_out);
+
+  // Nested: the inner list is indented one more level.
+  const std::string nested = "param m: [[int]] = [[1, # one\n 2], [3]]\n";
+  const std::string nested_out = Fmt(nested);
+  CHECK(nested_out == "param m: [[int]] = [\n  [\n    1,  # one\n    2,\n  ],\n  [3],\n]\n");
+  CHECK(Fmt(nested_out) == nested_out);
+
+  // Without comments a multi-line list still collapses onto one line.
+  CHECK(Fmt("param a: [string] = [\n  \"x\",\n  \"y\"\n]\n") == "param a: [string] = [\"x\", \"y\"]\n");
+}
