@@ -40,6 +40,8 @@ TRIX_ERR(approval_close, "expected `}`, `require` or an attribute `name = value`
 TRIX_ERR(metric_close, "expected `}` or an attribute `name = value`");
 TRIX_ERR(analysis_close, "expected `}` or `metric`");
 TRIX_ERR(rollback_close, "expected `}`, a step or `verify`");
+TRIX_ERR(rollback_end, "expected `}`, a step or `verify`");
+TRIX_ERR(rollback_verify_close, "expected `}` to close `rollback`: its `verify` block comes last, after the steps");
 TRIX_ERR(pipeline_close, "expected `}` or a pipeline item (`trigger`, `baseline`, `gate`, `approve`, `stage`, `verify`, `rollback` or an attribute `name = value`)");
 TRIX_ERR(expr, "expected an expression");
 TRIX_ERR(unary, "expected an expression");

@@ -306,7 +306,10 @@ struct gate_ref : if_must<ckw<kw_gate>, ws, identifier, opt<ws, when_clause>> {}
 struct approve_ref : if_must<ckw<kw_approve>, ws, identifier, opt<ws, when_clause>> {};
 struct stage_item : if_must<ckw<kw_stage>, ws, identifier, ws, opt<title, ws>, block_open, ws, steps, steps_close> {};
 struct verify_item : if_must<ckw<kw_verify>, ws, opt<title, ws>, block_open, ws, check_list, checks_close> {};
-struct rollback_item : if_must<ckw<kw_rollback>, ws, block_open, ws, steps, opt<verify_item, ws>, rollback_close> {};
+struct rollback_verify_close : one<'}'> {};
+// A rollback's `verify` comes after its steps and last.
+struct rollback_end : sor<rollback_close, seq<verify_item, ws, must<rollback_verify_close>>> {};
+struct rollback_item : if_must<ckw<kw_rollback>, ws, block_open, ws, steps, rollback_end> {};
 struct pipeline_item : sor<trigger_item, baseline_item, gate_ref, approve_ref, stage_item, verify_item, rollback_item, attr> {};
 struct pipeline_decl : if_must<kw_pipeline, ws, identifier, ws, opt<title, ws>, block_open, ws, star<pipeline_item, sep>, pipeline_close> {};
 
