@@ -3,7 +3,8 @@
 
 For every tests/golden/<phase>/<name>.trix (top level of a phase folder only;
 helper files for imports live in subfolders), run the command that the phase
-folder names, with cwd = that folder and the file given by its base name, so
+folder names, with cwd = that folder and the file given by its base name (on
+stdin for the `fmt` phase, which runs `trixc fmt -`), so
 paths in the output do not depend on where the tree is checked out. The
 output (stdout, then stderr, then a line `exit: N`) must equal
 <name>.trix.golden byte for byte. A case may have extra arguments, written
@@ -40,7 +41,10 @@ PHASES = {
     "emit-argo": ["emit", "argo"],
     "emit-prometheus": ["emit", "prometheus"],
     "emit-grafana": ["emit", "grafana"],
+    # `trixc fmt -`: the case is given on stdin and the formatted text is the output.
+    "fmt": ["fmt", "-"],
 }
+STDIN_PHASES = {"fmt"}
 
 # A case that hangs is a failure, not a stuck CI job.
 TIMEOUT_SECONDS = 60
@@ -50,13 +54,14 @@ def run_case(trixc, phase, case):
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
     env.pop("TERM", None)
-    cmd = [trixc] + PHASES[phase] + [case.name]
+    stdin = case.read_bytes() if phase in STDIN_PHASES else None
+    cmd = [trixc] + PHASES[phase] + ([] if stdin is not None else [case.name])
     # Extra arguments for one case (e.g. `--pipeline P --env E`): <name>.trix.args.
     args_file = case.with_name(case.name + ".args")
     if args_file.exists():
         cmd += shlex.split(args_file.read_text(encoding="utf-8"))
     try:
-        proc = subprocess.run(cmd, cwd=case.parent, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.run(cmd, cwd=case.parent, env=env, input=stdin if stdin is not None else b"",
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
