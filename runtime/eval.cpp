@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "compiler/util/plan_text.hpp"
 #include "runtime/http.hpp"
 #include "runtime/process.hpp"
 
@@ -204,18 +205,6 @@ json Eval(const json& e, const EvalContext& ctx) {
 
 bool EvalBool(const json& expr, const EvalContext& ctx) { return Truth(Eval(expr, ctx)); }
 
-namespace {
-// The source form of a plan expression, for previews.
-std::string Describe(const json& e) {
-  if (e.contains("step")) return fmt::format("steps.{}.{}", e.value("step", ""), e.value("field", ""));
-  if (e.contains("name")) return e.value("name", "");
-  if (e.contains("baseline")) return "baseline." + e.value("baseline", "");
-  if (e.contains("member")) return Describe(e.value("of", json::object())) + "." + e.value("member", "");
-  if (e.contains("secret")) return e.value("secret", "");
-  return "...";
-}
-}  // namespace
-
 std::string RenderTextPreview(const json& text, const EvalContext& ctx) {
   if (!text.is_array()) return RenderText(text, ctx);
   std::string out;
@@ -223,7 +212,7 @@ std::string RenderTextPreview(const json& text, const EvalContext& ctx) {
     try {
       out += RenderText(json::array({part}), ctx);
     } catch (const EvalError&) {
-      out += "<" + Describe(part) + ">";
+      out += "<" + PlanExprText(part) + ">";
     }
   }
   return out;

@@ -4,51 +4,15 @@
 
 #include "compiler/lower/plan.hpp"
 #include "compiler/util/literals.hpp"
+#include "compiler/util/plan_text.hpp"
 
 namespace trix::plan {
 namespace {
 
 using json = nlohmann::json;
 
-std::string Expr(const json& e);
-
-std::string Lit(const json& v) {
-  if (v.is_string()) return "\"" + v.get<std::string>() + "\"";
-  return v.dump();
-}
-
-std::string Expr(const json& e) {
-  if (!e.is_object()) return e.dump();
-  if (e.contains("lit")) return Lit(e["lit"]);
-  if (e.contains("name")) return e["name"].get<std::string>();
-  if (e.contains("secret")) return "secret " + e["secret"].get<std::string>();
-  if (e.contains("step")) return "steps." + e["step"].get<std::string>() + "." + e["field"].get<std::string>();
-  if (e.contains("baseline")) return "baseline." + e["baseline"].get<std::string>();
-  if (e.contains("call")) {
-    std::string s = e["call"].get<std::string>() + "(";
-    for (std::size_t i = 0; i < e["args"].size(); ++i) s += (i ? ", " : "") + Expr(e["args"][i]);
-    return s + ")";
-  }
-  if (e.contains("concat")) {
-    const json& parts = e["concat"];
-    if (parts.is_string()) return "\"" + parts.get<std::string>() + "\"";
-    std::string s = "\"";
-    for (const auto& p : parts) s += p.contains("lit") && p["lit"].is_string() ? p["lit"].get<std::string>() : "${" + Expr(p) + "}";
-    return s + "\"";
-  }
-  if (e.contains("op")) {
-    const std::string op = e["op"];
-    if (!e.contains("b")) return op == "not" ? "not " + Expr(e["a"]) : "-" + Expr(e["a"]);
-    if (op == "[]") return Expr(e["a"]) + "[" + Expr(e["b"]) + "]";
-    return "(" + Expr(e["a"]) + " " + op + " " + Expr(e["b"]) + ")";
-  }
-  if (e.contains("list")) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < e["list"].size(); ++i) s += (i ? ", " : "") + Expr(e["list"][i]);
-    return s + "]";
-  }
-  return e.dump();
-}
+std::string Expr(const json& e) { return PlanExprText(e); }
+std::string Lit(const json& v) { return PlanLiteralText(v); }
 
 std::string Text(const json& t) {
   if (t.is_string()) return t.get<std::string>();

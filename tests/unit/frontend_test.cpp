@@ -9,6 +9,7 @@
 #include "compiler/check/sema.hpp"
 #include "compiler/driver.hpp"
 #include "compiler/fmt/format.hpp"
+#include "compiler/util/plan_text.hpp"
 #include "grammar/parse.hpp"
 
 namespace trix::embedded {
@@ -219,4 +220,15 @@ TEST_CASE("fmt keeps comments inside lists, maps, arguments and parameters where
 
   // Without comments a multi-line list still collapses onto one line.
   CHECK(Fmt("param a: [string] = [\n  \"x\",\n  \"y\"\n]\n") == "param a: [string] = [\"x\", \"y\"]\n");
+}
+
+TEST_CASE("plan expressions print in their source form (trixc plan, dry-run previews)") {
+  using nlohmann::json;
+  CHECK(trix::PlanExprText(json{{"step", "build"}, {"field", "stdout"}}) == "steps.build.stdout");
+  CHECK(trix::PlanExprText(json{{"member", "region"}, {"of", json{{"name", "target"}}}}) == "target.region");
+  CHECK(trix::PlanExprText(json{{"op", "=="}, {"a", json{{"name", "x"}}}, {"b", json{{"lit", "a"}}}}) == "(x == \"a\")");
+  CHECK(trix::PlanExprText(json{{"op", "not"}, {"a", json{{"lit", true}}}}) == "not true");
+  CHECK(trix::PlanExprText(json{{"concat", json::array({json{{"lit", "v"}}, json{{"name", "tag"}}})}}) == "\"v${tag}\"");
+  CHECK(trix::PlanExprText(json{{"secret", "pg"}}) == "secret pg");
+  CHECK(trix::PlanLiteralText(json(3)) == "3");
 }
