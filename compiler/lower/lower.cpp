@@ -705,6 +705,12 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
           std::string var;
           if (e.args[0].value->IsPlainString(&var)) {
             const char* val = std::getenv(var.c_str());
+            if (!val && !t.symbolic_params) {
+              // An unset variable is not an empty value (`app:` is no image tag).
+              *error = fmt::format("parameter `{}` defaults to env(\"{}\"), which is not set; set {} or give --param {}=VALUE",
+                                   name, var, var, name);
+              return std::nullopt;
+            }
             v.k = Value::Str;
             v.s = val ? val : "";
           }

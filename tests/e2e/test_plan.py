@@ -128,6 +128,42 @@ class SavedPlan(TrixTestCase):
         self.assertFalse(self.exists("plan.json"))
 
 
+class EnvDefaults(TrixTestCase):
+    """A parameter whose default reads env("VAR") takes the variable's value at
+    plan time; an unset variable is a usage error, not an empty value."""
+    RB = """\
+param tag: string = env("TRIX_TEST_TAG")
+environment dev { x = 1 }
+pipeline p {
+  stage s { run "echo app:${tag} >> log" }
+}
+"""
+
+    def test_the_default_reads_the_environment(self):
+        self.runbook(self.RB)
+        r = self.run_rb(env={"TRIX_TEST_TAG": "v1.2"})
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["app:v1.2"])
+
+    def test_an_unset_variable_is_refused_and_nothing_runs(self):
+        self.runbook(self.RB)
+        r = self.run_rb(drop_env=("TRIX_TEST_TAG",))
+        self.assertExit(r, USAGE)
+        self.assertIn("TRIX_TEST_TAG", r.stderr)
+        self.assertIn("--param tag=", r.stderr)
+        self.assertFalse(self.exists("log"))
+        r = self.trixc("plan", "rb.trix", drop_env=("TRIX_TEST_TAG",))
+        self.assertExit(r, USAGE)
+        # Given explicitly, the variable is not needed.
+        r = self.run_rb("--param", "tag=v2", drop_env=("TRIX_TEST_TAG",))
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["app:v2"])
+        # Set but empty is a value (the user chose it).
+        r = self.run_rb(env={"TRIX_TEST_TAG": ""})
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["app:v2", "app:"])
+
+
 class DryRun(TrixTestCase):
     def setUp(self):
         super().setUp()
