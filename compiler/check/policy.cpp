@@ -405,9 +405,15 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
     d.Note(fmt::format("path for `{}`: {}", env->name.name, Join(w.path, " -> ")));
     d.Note(prot->range, fmt::format("`{}` is protected here", env->name.name));
     for (auto& [r, msg] : w.notes) d.Note(r, msg);
-    std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0]
-                        : !scope.approvals.empty()            ? std::string(scope.approvals.begin()->first)
-                                                               : std::string("NAME");
+    // The approval to suggest: the first the environment accepts, else the
+    // first declared by name that is not marked unused with a leading `_`.
+    std::string first = w.acceptable && !w.acceptable->empty() ? (*w.acceptable)[0] : std::string();
+    if (!w.acceptable) {
+      for (const auto& [name, decl] : scope.approvals) {
+        if (first.empty() || (first[0] == '_' && name[0] != '_')) first = std::string(name);
+      }
+    }
+    if (first.empty()) first = "NAME";
     if (w.acceptable && w.acceptable->empty()) {
       d.Help(fmt::format("list the approvals that may change `{}` in its `approvals`", env->name.name));
     } else {

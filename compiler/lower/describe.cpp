@@ -164,7 +164,12 @@ std::string Describe(const Plan& plan) {
                         d.contains("pipeline_title") ? " (" + Text(d["pipeline_title"]) + ")" : "", d.value("environment", "?")));
   w.Doc(1, d.value("pipeline_doc", ""));
   std::string params;
-  for (auto it = d["params"].begin(); it != d["params"].end(); ++it) params += (params.empty() ? "" : ", ") + it.key() + " = " + Lit(it.value());
+  const json no_text = json::object();
+  const json& params_text = d.contains("params_text") ? d["params_text"] : no_text;
+  for (auto it = d["params"].begin(); it != d["params"].end(); ++it) {
+    const bool as_written = params_text.contains(it.key()) && params_text[it.key()].is_string();
+    params += (params.empty() ? "" : ", ") + it.key() + " = " + (as_written ? params_text[it.key()].get<std::string>() : Lit(it.value()));
+  }
   if (!params.empty()) w.Line(1, "parameters: " + params);
   const json& env = d["env"];
   std::vector<std::string> facts;

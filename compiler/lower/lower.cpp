@@ -620,6 +620,7 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
   // Parameters: --param values typed by their declarations, else defaults.
   Ctx top;
   json params = json::object();
+  json params_text = json::object();
   for (const auto& [k, v] : t.params) {
     if (!scope.params.count(k)) {
       std::vector<std::string> names;
@@ -721,6 +722,9 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
       return std::nullopt;
     }
     params[name] = ToJson(v);
+    // Durations and percents are numbers in `params` (seconds, fractions);
+    // the text plan prints them as written (`5m`, `10%`).
+    if (v.k == Value::Num && v.unit != Value::Plain) params_text[name] = sema::ValueText(v);
     // Emitters plan with parameters left open: they are chosen when the
     // emitted workflow runs, so guards and text keep them as {"name": P}.
     if (t.symbolic_params) v = Value{};
@@ -757,6 +761,7 @@ std::optional<Plan> Lowerer::Run(const Target& t, std::string* error) {
   if (!pipe->doc.empty()) doc["pipeline_doc"] = pipe->doc;
   doc["environment"] = env_name;
   doc["params"] = params;
+  if (!params_text.empty()) doc["params_text"] = params_text;
   json env_attrs = json::object();
   for (const auto& a : env_->attrs) {
     if (a.key.name == "approvals") {
