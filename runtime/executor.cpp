@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -19,7 +20,9 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "compiler/util/literals.hpp"
@@ -1034,6 +1037,33 @@ void Runner::Rollback() {
   rollback_ok_ = ok;
 }
 
+namespace {
+/// Holds flock(LOCK_EX) on `path` (created if missing) until Release or the
+/// end of the scope; does nothing for an empty path or a file that cannot be
+/// opened (what the lock protects then reports its own error).
+class FlockGuard {
+ public:
+  explicit FlockGuard(const std::string& path) {
+    if (path.empty()) return;
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) {
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  FlockGuard(const FlockGuard&) = delete;
+  FlockGuard& operator=(const FlockGuard&) = delete;
+  ~FlockGuard() { Release(); }
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+}  // namespace
+
 void Runner::WriteMetrics(std::string status) {
   if (opt_.metrics_file.empty() && opt_.pushgateway.empty()) return;
   // "running" is what a run publishes when it starts (or resumes): its start
@@ -1044,7 +1074,10 @@ void Runner::WriteMetrics(std::string status) {
   // what the last real run said, so a drill publishes nothing when it starts.
   const bool drill = opt_.drill;
   if (running && drill) return;
-  // Counters accumulate across runs: read what the file says so far.
+  // Counters accumulate across runs: read what the file says so far. Runs
+  // of other pipelines may share the file: read, update and replace it under
+  // a lock (FILE.lock beside it; node_exporter reads only *.prom).
+  FlockGuard file_lock(opt_.metrics_file.empty() ? std::string() : opt_.metrics_file + ".lock");
   std::map<std::string, double> prev;
   {
     std::istringstream in(opt_.metrics_file.empty() ? std::string() : ReadText(opt_.metrics_file));
@@ -1058,7 +1091,23 @@ void Runner::WriteMetrics(std::string status) {
   }
   auto counter = [&](const std::string& key, double add) { return fmt::format("{} {}\n", key, prev[key] + (running ? 0 : add)); };
   const std::string labels = fmt::format("pipeline=\"{}\",environment=\"{}\"", plan_.value("pipeline", ""), plan_.value("environment", ""));
-  std::string m;
+  // This run's samples by metric family; the file also keeps the samples of
+  // other pipelines and environments that share it (each family's samples
+  // under one HELP/TYPE header, as the text format requires).
+  struct Family {
+    const char* name;
+    const char* help;
+    const char* type;
+  };
+  static const Family kFamilies[] = {
+      {"trix_deployment_duration_seconds", "Duration of the last deployment run.", "gauge"},
+      {"trix_deployment_start_time", "Unix time the last run started.", "gauge"},
+      {"trix_deployments_total", "Deployment runs by outcome.", "counter"},
+      {"trix_rollbacks_total", "Rollbacks started.", "counter"},
+      {"trix_deployment_status", "Outcome of the last run (1 for its status; running while it runs).", "gauge"},
+      {"trix_drills_total", "Rollback drills (trixc run --drill) by outcome.", "counter"},
+  };
+  std::map<std::string, std::string> mine;
   auto gauge = [&](const std::string& key, double value) {
     if (!drill) return fmt::format("{} {}\n", key, value);
     return prev.count(key) ? fmt::format("{} {}\n", key, prev[key]) : std::string();
@@ -1067,36 +1116,53 @@ void Runner::WriteMetrics(std::string status) {
   // Measured from the run's first start, so a resumed run's duration covers
   // the time it lay interrupted, like its start time does.
   const double seconds = std::max(0.0, WallNow() - start_unix_);
-  if (!running) {
-    m += "# HELP trix_deployment_duration_seconds Duration of the last deployment run.\n# TYPE trix_deployment_duration_seconds gauge\n";
-    m += gauge(fmt::format("trix_deployment_duration_seconds{{{}}}", labels), seconds);
-  }
-  m += "# HELP trix_deployment_start_time Unix time the last run started.\n# TYPE trix_deployment_start_time gauge\n";
-  m += gauge(fmt::format("trix_deployment_start_time{{{}}}", labels), std::floor(start_unix_));
-  m += "# HELP trix_deployments_total Deployment runs by outcome.\n# TYPE trix_deployments_total counter\n";
+  if (!running) mine["trix_deployment_duration_seconds"] += gauge(fmt::format("trix_deployment_duration_seconds{{{}}}", labels), seconds);
+  mine["trix_deployment_start_time"] += gauge(fmt::format("trix_deployment_start_time{{{}}}", labels), std::floor(start_unix_));
   for (const char* st : {"succeeded", "stopped", "rolled_back", "rollback_failed", "interrupted"}) {
-    m += counter(fmt::format("trix_deployments_total{{{},status=\"{}\"}}", labels, st), status == st ? 1 : 0);
+    mine["trix_deployments_total"] += counter(fmt::format("trix_deployments_total{{{},status=\"{}\"}}", labels, st), status == st ? 1 : 0);
   }
-  m += "# HELP trix_rollbacks_total Rollbacks started.\n# TYPE trix_rollbacks_total counter\n";
-  m += counter(fmt::format("trix_rollbacks_total{{{}}}", labels), (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
-  m += "# HELP trix_deployment_status Outcome of the last run (1 for its status; running while it runs).\n# TYPE trix_deployment_status gauge\n";
+  mine["trix_rollbacks_total"] += counter(fmt::format("trix_rollbacks_total{{{}}}", labels), (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
   for (const char* st : {"running", "succeeded", "stopped", "failed"}) {
-    const std::string mine = running ? "running" : status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
-    m += gauge(fmt::format("trix_deployment_status{{{},status=\"{}\"}}", labels, st), mine == st ? 1 : 0);
+    const std::string now = running ? "running" : status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
+    mine["trix_deployment_status"] += gauge(fmt::format("trix_deployment_status{{{},status=\"{}\"}}", labels, st), now == st ? 1 : 0);
   }
-  m += "# HELP trix_drills_total Rollback drills (trixc run --drill) by outcome.\n# TYPE trix_drills_total counter\n";
   for (const char* st : {"passed", "failed"}) {
-    const bool mine = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
-    m += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), mine ? 1 : 0);
+    const bool counted = drill && (st == std::string("passed") ? status == "drill_passed" : status != "drill_passed");
+    mine["trix_drills_total"] += counter(fmt::format("trix_drills_total{{{},status=\"{}\"}}", labels, st), counted ? 1 : 0);
   }
+  // `with_others`: the metrics file's text; without, this run's alone (the
+  // Pushgateway groups by pipeline and environment).
+  auto compose = [&](bool with_others) {
+    std::string out;
+    for (const Family& f : kFamilies) {
+      std::string others;
+      if (with_others) {
+        const std::string family = std::string(f.name) + "{";
+        const std::string ours = family + labels;
+        for (const auto& [key, value] : prev) {
+          if (key.compare(0, family.size(), family) != 0) continue;
+          const bool is_mine = key.compare(0, ours.size(), ours) == 0 && ours.size() < key.size() && (key[ours.size()] == ',' || key[ours.size()] == '}');
+          if (!is_mine) others += fmt::format("{} {}\n", key, value);
+        }
+      }
+      const std::string& own = mine[f.name];
+      if (others.empty() && own.empty()) continue;
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
+      out += others;
+      out += own;
+    }
+    return out;
+  };
+  const std::string m = compose(false);
   if (!opt_.metrics_file.empty()) {
     try {
-      WriteFileAtomic(opt_.metrics_file, m);
+      WriteFileAtomic(opt_.metrics_file, compose(true));
     } catch (const std::exception& e) {
       // As with a failed push: the deployment does not depend on its monitoring.
       Say("metrics", fmt::format("warning: could not write the metrics file ({}); the run's outcome is unchanged", e.what()));
     }
   }
+  file_lock.Release();
   if (!opt_.pushgateway.empty()) PushMetrics(m, running);
 }
 

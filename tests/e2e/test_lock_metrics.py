@@ -289,6 +289,48 @@ class Metrics(TrixTestCase):
         self.assertEqual(totals.get("succeeded"), 2)
 
 
+class SharedMetricsFile(TrixTestCase):
+    """Several pipelines and environments may write one --metrics-file (one
+    node_exporter textfile): each run replaces only its own series."""
+
+    RB = """\
+environment dev { x = 1 }
+environment prod { x = 2 }
+pipeline api { stage s { run "true" undo { run "true" } } }
+pipeline web { stage s { run "test ! -e fail" undo { run "true" } } }
+"""
+
+    def test_each_run_keeps_the_other_pipelines_series(self):
+        self.runbook(self.RB)
+        self.assertExit(self.run_rb("--pipeline", "api", "--env", "dev", "--metrics-file", "m.prom"), OK)
+        self.write("fail", "")
+        self.assertExit(self.run_rb("--pipeline", "web", "--env", "dev", "--metrics-file", "m.prom"), ROLLED_BACK)
+        self.assertExit(self.run_rb("--pipeline", "api", "--env", "prod", "--metrics-file", "m.prom"), OK)
+        self.assertExit(self.run_rb("--pipeline", "api", "--env", "dev", "--metrics-file", "m.prom"), OK)
+        text = self.read("m.prom")
+        promtool_lint(self, text)
+        # One HELP/TYPE header per family, whoever wrote its samples.
+        for family in ("trix_deployments_total", "trix_deployment_status", "trix_deployment_start_time"):
+            self.assertEqual(text.count(f"# TYPE {family} "), 1, text)
+        metrics = parse_metrics(text)
+        totals = {}
+        for labels, v in metrics["trix_deployments_total"]:
+            totals[(labels["pipeline"], labels["environment"], labels["status"])] = v
+        self.assertEqual(totals[("api", "dev", "succeeded")], 2)
+        self.assertEqual(totals[("web", "dev", "rolled_back")], 1)
+        self.assertEqual(totals[("api", "prod", "succeeded")], 1)
+        self.assertEqual(sum(totals.values()), 4)
+        rollbacks = {(l["pipeline"], l["environment"]): v for l, v in metrics["trix_rollbacks_total"]}
+        self.assertEqual(rollbacks, {("api", "dev"): 0, ("web", "dev"): 1, ("api", "prod"): 0})
+        status = {(l["pipeline"], l["environment"]) for l, v in metrics["trix_deployment_status"] if v == 1}
+        self.assertEqual(len(metrics["trix_deployment_status"]), 12)
+        failed = [l for l, v in metrics["trix_deployment_status"] if v == 1 and l["status"] == "failed"]
+        self.assertEqual([(l["pipeline"], l["environment"]) for l in failed], [("web", "dev")])
+        self.assertEqual(status, {("api", "dev"), ("web", "dev"), ("api", "prod")})
+        durations = {(l["pipeline"], l["environment"]) for l, v in metrics["trix_deployment_duration_seconds"]}
+        self.assertEqual(durations, {("api", "dev"), ("web", "dev"), ("api", "prod")})
+
+
 class MetricsFileErrors(TrixTestCase):
     def test_an_unwritable_metrics_file_is_a_warning_not_a_failure(self):
         # Before, the exception ended trixc with an abort once the run was over.
