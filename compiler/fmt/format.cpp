@@ -280,8 +280,15 @@ class Printer {
     CloseBlock(whole);
   }
   // An option block after a step or probe: inline when short, else one attribute per line.
-  std::string Opts(std::span<const ast::Attr> attrs, bool has, std::size_t head_len) {
+  // `after` is the source offset where the text before the block ends.
+  std::string Opts(std::span<const ast::Attr> attrs, bool has, std::size_t head_len, std::uint32_t after) {
     if (!has) return "";
+    const std::uint32_t open = Find(after, '{');
+    const std::uint32_t close = Find(attrs.empty() ? open + 1 : attrs.back().range.end, '}');
+    if (HasComment(open, close)) {
+      return " " + Broken(open, close, attrs.size(), '{', '}', [&](std::size_t i) { return attrs[i].range; },
+                          [&](std::size_t i) { return Key(attrs[i]) + " = " + Expr(*attrs[i].value); });
+    }
     std::string inl = InlineAttrs(attrs);
     if (head_len + 1 + inl.size() + static_cast<std::size_t>(indent_) * 2 <= kMaxInline) return " " + inl;
     std::string s = " {\n";
@@ -308,7 +315,7 @@ class Printer {
         if (p.at) s += " at " + Expr(*p.at);
         break;
     }
-    s += Opts(p.opts, p.has_opts, prefix_len + s.size());
+    s += Opts(p.opts, p.has_opts, prefix_len + s.size(), (p.at ? p.at : p.target)->range.end);
     if (p.expect) s += " expect " + Expr(*p.expect);
     return s;
   }
@@ -351,11 +358,11 @@ class Printer {
     switch (s.kind) {
       case ast::StepKind::Run:
         head += "run " + Expr(*s.target);
-        head += Opts(s.opts, s.has_opts, head.size());
+        head += Opts(s.opts, s.has_opts, head.size(), s.target->range.end);
         break;
       case ast::StepKind::Http:
         head += "http " + s.method + " " + Expr(*s.target);
-        head += Opts(s.opts, s.has_opts, head.size());
+        head += Opts(s.opts, s.has_opts, head.size(), s.target->range.end);
         if (s.expect) head += " expect " + Expr(*s.expect);
         break;
       case ast::StepKind::Deploy: head += "deploy " + s.service.name + " version " + Expr(*s.version); break;
@@ -382,7 +389,7 @@ class Printer {
     } else if (s.kind == ast::StepKind::Deploy && s.strategy) {
       const ast::Strategy& st = *s.strategy;
       if (st.kind == ast::StrategyKind::Rolling) {
-        head += " with rolling" + Opts(st.attrs, st.has_attrs, head.size() + 13);
+        head += " with rolling" + Opts(st.attrs, st.has_attrs, head.size() + 13, s.version->range.end);
         if (s.when) head += " when " + Expr(*s.when);
         Line(head);
       } else {
@@ -595,7 +602,7 @@ class Printer {
     switch (it.kind) {
       case PK::Trigger: {
         std::string head = "trigger " + it.name.name;
-        Line(head + Opts(it.attrs, it.has_attrs, head.size()));
+        Line(head + Opts(it.attrs, it.has_attrs, head.size(), it.name.range.end));
         break;
       }
       case PK::Baseline: {

@@ -209,7 +209,7 @@ TEST_CASE("fmt keeps comments inside lists, maps, arguments and parameters where
   CHECK(action_out ==
         "action f(\n  a: string,  # in params\n  b: int = 1,\n) {\n  run \"x ${a}\"\n}\n"
         "pipeline p {\n  stage s {\n    f(\n      \"1\",  # in args\n      2,\n    )\n"
-        "    run \"y\" { env = {\n      A = \"1\",  # in map\n    } }\n  }\n}\n");
+        "    run \"y\" {\n      env = {\n        A = \"1\",  # in map\n      },\n    }\n  }\n}\n");
   CHECK(Fmt(action_out) == action_out);
 
   // Nested: the inner list is indented one more level.
@@ -217,6 +217,12 @@ TEST_CASE("fmt keeps comments inside lists, maps, arguments and parameters where
   const std::string nested_out = Fmt(nested);
   CHECK(nested_out == "param m: [[int]] = [\n  [\n    1,  # one\n    2,\n  ],\n  [3],\n]\n");
   CHECK(Fmt(nested_out) == nested_out);
+
+  // An option block with a comment: one option per line, the comment kept on its line.
+  const std::string opts = "pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m  # why\n      retries = 2\n    }\n    run \"y\"\n  }\n}\n";
+  const std::string opts_out = Fmt(opts);
+  CHECK(opts_out == "pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m,  # why\n      retries = 2,\n    }\n    run \"y\"\n  }\n}\n");
+  CHECK(Fmt(opts_out) == opts_out);
 
   // Without comments a multi-line list still collapses onto one line.
   CHECK(Fmt("param a: [string] = [\n  \"x\",\n  \"y\"\n]\n") == "param a: [string] = [\"x\", \"y\"]\n");
