@@ -490,9 +490,17 @@ class Printer {
           BeginItem(r.range);
           std::string s = "require ";
           if (r.quorum > 0) {
-            s += std::to_string(r.quorum) + " of [";
-            for (std::size_t i = 0; i < r.roles.size(); ++i) s += (i ? ", " : "") + r.roles[i].name;
-            s += "]";
+            s += std::to_string(r.quorum) + " of ";
+            const std::uint32_t open = Find(r.range.begin, '[');
+            const std::uint32_t close = Find(r.roles.empty() ? open + 1 : r.roles.back().range.end, ']');
+            if (HasComment(open, close)) {
+              s += Broken(open, close, r.roles.size(), '[', ']', [&](std::size_t i) { return r.roles[i].range; },
+                          [&](std::size_t i) { return r.roles[i].name; });
+            } else {
+              s += "[";
+              for (std::size_t i = 0; i < r.roles.size(); ++i) s += (i ? ", " : "") + r.roles[i].name;
+              s += "]";
+            }
           } else {
             s += r.roles.empty() ? std::string() : r.roles[0].name;
           }
