@@ -76,6 +76,7 @@ def main():
     trixc = str(Path(a.trixc).resolve())
     files = sorted(p for d in ("examples", "tests/golden", "stdlib") for p in (REPO / d).rglob("*.trix"))
     failures, formatted, rejected = [], 0, 0
+    written = {}  # formatted copy -> the file it came from
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
             rel = path.relative_to(REPO)
@@ -96,11 +97,15 @@ def main():
             if comments(once) != comments(src):
                 lost = [c for c in comments(src) if c not in comments(once)]
                 failures.append(f"{rel}: comments changed" + (f"; lost {lost}" if lost else " (order)"))
-            out = Path(tmp) / path.name
+            out = Path(tmp) / f"{formatted:04d}.trix"
             out.write_text(once, encoding="utf-8", errors="surrogateescape")
-            chk = subprocess.run([trixc, "fmt", "--check", str(out)], capture_output=True, timeout=60)
+            written[str(out)] = rel
+        # One `fmt --check` over every formatted file: it must accept them all.
+        if written:
+            chk = subprocess.run([trixc, "fmt", "--check", *written], capture_output=True, text=True, timeout=300)
             if chk.returncode != 0 or chk.stdout.strip():
-                failures.append(f"{rel}: `fmt --check` rejects the formatted text (exit {chk.returncode})")
+                listed = [written.get(line.strip(), line.strip()) for line in chk.stdout.splitlines() if line.strip()]
+                failures.append(f"`fmt --check` rejects formatted text (exit {chk.returncode}): {listed} {chk.stderr}")
     for f in failures:
         print("FAIL " + f)
     print(f"{formatted} files formatted, {rejected} rejected with a syntax error, {len(failures)} failures")
