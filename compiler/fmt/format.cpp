@@ -267,10 +267,10 @@ class Printer {
   // Two items are in one alignment run when nothing but a newline separates them in the source.
   bool Adjacent(SourceRange a, SourceRange b) const {
     if (LineOf(b.begin) > LineOf(a.end) + 1) return false;
-    for (const auto& c : m_.comments) {
-      if (c.range.begin >= a.end && c.range.begin < b.begin) return false;
-    }
-    return true;
+    // Comments are in source order: is there one in [a.end, b.begin)?
+    auto c = std::lower_bound(m_.comments.begin(), m_.comments.end(), a.end,
+                              [](const auto& comment, std::uint32_t at) { return comment.range.begin < at; });
+    return c == m_.comments.end() || c->range.begin >= b.begin;
   }
   void AttrBlock(const std::string& head, std::span<const ast::Attr> attrs, SourceRange whole) {
     OpenBlock(head);
