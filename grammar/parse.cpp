@@ -1079,6 +1079,8 @@ bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics
   return ok;
 }
 
+std::string_view ExpectedDeclaration() { return grammar::errors::message<grammar::eof>; }
+
 std::size_t AnalyzeGrammar() { return pegtl::analyze<grammar::file>(-1); }
 
 }  // namespace trix

@@ -16,6 +16,10 @@ inline constexpr std::size_t kMaxNesting = 128;
 /// parsed before it. Never throws on bad input.
 bool ParseModule(const SourceFile& src, FileId id, ast::Module* out, Diagnostics& diags);
 
+/// "expected a declaration (`runbook`, `import`, ...)": the E101 message
+/// where a declaration must come.
+std::string_view ExpectedDeclaration();
+
 /// Runs PEGTL's grammar analysis (infinite loops without progress); returns the issue count.
 std::size_t AnalyzeGrammar();
 

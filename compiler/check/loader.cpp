@@ -30,6 +30,11 @@ class Loader {
     m->file = sm_.Add(display, std::move(text));
     m->parsed = ParseModule(sm_.Get(m->file), m->file, &m->ast, diags_);
     if (!m->parsed) result_.parse_failed = true;
+    if (m->parsed && m->ast.decls.empty() && !stdlib) {
+      // An empty file (or one of comments only) is most likely the wrong
+      // file, or one saved before it was written: say so rather than pass.
+      diags_.Report(DiagCode::E101, {m->file, 0, 0}, fmt::format("the file has no declarations; {}", ExpectedDeclaration()));
+    }
     const int index = static_cast<int>(result_.modules.size());
     index_[key] = index;
     result_.modules.push_back(std::move(m));
