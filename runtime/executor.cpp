@@ -100,10 +100,12 @@ double NumOr(const json& j, const char* key, double dflt) {
 /// Records one answer to a run's pending approval as a file under
 /// runs/ID/approvals/ (written atomically); the waiting run reads it. Both
 /// `trixc approve` and answers typed at the run's terminal go this way.
-void WriteAnswer(const std::string& run_dir, const std::string& approval, const std::string& who, bool deny,
+/// `step` is the id of the `approve` instruction waiting for it: an answer
+/// counts for that wait only, not for a later `approve` of the run.
+void WriteAnswer(const std::string& run_dir, const std::string& approval, const std::string& step, const std::string& who, bool deny,
                  const std::string& plan_hash, const std::string& comment, const std::string& via) {
   fs::create_directories(run_dir + "/approvals");
-  json ans{{"approval", approval}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan_hash},
+  json ans{{"approval", approval}, {"step", step}, {"who", who}, {"decision", deny ? "deny" : "approve"}, {"plan_sha256", plan_hash},
            {"comment", comment}, {"via", via}};
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -237,7 +239,7 @@ class Runner {
   bool Check(const json& c);
   bool Confirm(const json& c);
   bool ApproveWait(const json& a, const std::string& id);
-  void TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash);
+  void TerminalAnswer(std::string line, const std::string& approval, const std::string& step, const std::string& plan_hash);
   bool WindowOpen();
   bool BeforeChange(const json& s);
   void Rollback();
@@ -853,6 +855,8 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       seen.insert(f);
       json ans = json::parse(ReadText(f), nullptr, false);
       if (!ans.is_object()) continue;
+      // An answer to another `approve` of this run (an earlier one, or another approval) does not count here.
+      if (ans.value("approval", "") != name || ans.value("step", "") != id) continue;
       const std::string who = ans.value("who", "");
       if (ans.value("plan_sha256", "") != plan_hash) {
         Say("approve " + name, fmt::format("answer from {} is void: it was given for another plan", who));
@@ -919,13 +923,13 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
     for (std::size_t nl; (nl = typed.find('\n')) != std::string::npos;) {
       const std::string line = typed.substr(0, nl);
       typed.erase(0, nl + 1);
-      TerminalAnswer(line, name, plan_hash);
+      TerminalAnswer(line, name, id, plan_hash);
       progress_->Prompt(prompt);
     }
   }
 }
 
-void Runner::TerminalAnswer(std::string line, const std::string& approval, const std::string& plan_hash) {
+void Runner::TerminalAnswer(std::string line, const std::string& approval, const std::string& step, const std::string& plan_hash) {
   // A line typed at the run's terminal: `NAME` approves as NAME, `deny NAME`
   // refuses as NAME, `y`/`yes`/`deny` alone answer as the person presumed
   // at this terminal, who started the run and therefore never counts; an
@@ -958,7 +962,7 @@ void Runner::TerminalAnswer(std::string line, const std::string& approval, const
     Say("approve " + approval, fmt::format("`{}` is not a name; type one name, or `deny NAME`", who));
     return;
   }
-  WriteAnswer(run_dir_, approval, who, deny, plan_hash, "typed at the run's terminal", "terminal");
+  WriteAnswer(run_dir_, approval, step, who, deny, plan_hash, "typed at the run's terminal", "terminal");
 }
 
 bool Runner::Top(const json& in) {
@@ -1396,10 +1400,13 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
     return kUsage;
   }
   json plan = json::parse(ReadText(dir + "/plan.json"), nullptr, false);
-  std::string pending;
+  std::string pending, pending_step;
   try {
     for (const auto& r : ReadJournal(dir + "/journal.jsonl")) {
-      if (r.value("event", "") == "approval_wait") pending = r.value("approval", "");
+      if (r.value("event", "") == "approval_wait") {
+        pending = r.value("approval", "");
+        pending_step = r.value("id", "");
+      }
       if (r.value("event", "") == "approved" || r.value("event", "") == "run_end") pending.clear();
     }
   } catch (const std::exception&) {
@@ -1408,7 +1415,7 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
     std::cerr << fmt::format("trixc: run `{}` is not waiting for an approval\n", run_id);
     return kErrors;
   }
-  WriteAnswer(dir, pending, who, deny, plan.value("plan_sha256", ""), comment, "approve");
+  WriteAnswer(dir, pending, pending_step, who, deny, plan.value("plan_sha256", ""), comment, "approve");
   std::cout << fmt::format("{} `{}` of run {} as {}\n", deny ? "refused" : "approved", pending, run_id, who);
   return kSucceeded;
 }

@@ -232,6 +232,40 @@ class Approvals(TrixTestCase):
         self.assertExit(self.finish(p), OK)
 
 
+class TwoApprovals(TrixTestCase):
+    """An answer counts for the `approve` it was given to: approving the
+    first approval of a run does not approve a later one."""
+    RB = """\
+environment dev { x = 1 }
+role leads = ["alice", "bob"]
+approval first { require leads  timeout = 60s }
+approval second { require leads  timeout = 3s }
+pipeline p {
+  approve first
+  stage s {
+    a: run "echo a >> log"
+    undo { run "echo undo-a >> log" }
+    approve second
+    b: run "echo b >> log"
+  }
+}
+"""
+
+    def test_an_answer_to_one_approval_does_not_approve_the_next(self):
+        self.runbook(self.RB)
+        p = self.start_rb("--as", "carol")
+        run_id = self.wait_for(lambda: next((l.split()[0] for l in self.status().stdout.splitlines() if "waiting for approval `first`" in l), None),
+                               timeout=60, what="the run to wait for `first`", proc=p)
+        self.assertExit(self.trixc("approve", run_id, "--as", "alice", "--state-dir", "st"), OK)
+        # `second` times out (3s): alice's answer to `first` does not count for it.
+        res = self.finish(p, timeout=60)
+        self.assertExit(res, ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["a", "undo-a"])
+        self.assertIn("approval `second` timed out", self.output_of(p))
+        recs = [(x["approval"], x["who"]) for x in self.journal(run_id) if x.get("event") == "approval"]
+        self.assertEqual(recs, [("first", "alice")])
+
+
 class TerminalApprovals(TrixTestCase):
     """A run whose stdin is a terminal also takes the answer typed there."""
 
