@@ -855,13 +855,13 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
       seen.insert(f);
       json ans = json::parse(ReadText(f), nullptr, false);
       if (!ans.is_object()) continue;
-      // An answer to another `approve` of this run (an earlier one, or another approval) does not count here.
-      if (ans.value("approval", "") != name || ans.value("step", "") != id) continue;
       const std::string who = ans.value("who", "");
       if (ans.value("plan_sha256", "") != plan_hash) {
         Say("approve " + name, fmt::format("answer from {} is void: it was given for another plan", who));
         continue;
       }
+      // An answer to another `approve` of this run (an earlier one, or another approval) does not count here.
+      if (ans.value("approval", "") != name || ans.value("step", "") != id) continue;
       if (who == opt_.started_by) {
         Say("approve " + name, fmt::format("{} started this run and cannot approve it (separation of duties)", who));
         continue;
