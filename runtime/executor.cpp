@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -235,7 +236,7 @@ class Runner {
   bool StepUnguarded(const json& s, const std::string& who);
   bool EvalFailed(const json& instr, const std::string& who, const EvalError& e);
   bool RunStep(const json& s, const std::string& who, json* result);
-  bool HttpStep(const json& s, const std::string& who);
+  bool HttpStep(const json& s, const std::string& who, json* result);
   bool Check(const json& c);
   bool Confirm(const json& c);
   bool ApproveWait(const json& a, const std::string& id);
@@ -573,7 +574,7 @@ bool Runner::RunStep(const json& s, const std::string& who, json* result) {
   return out.ok;
 }
 
-bool Runner::HttpStep(const json& s, const std::string& who) {
+bool Runner::HttpStep(const json& s, const std::string& who, json* result) {
   json p = s;
   p["kind"] = "http";
   if (opt_.dry_run) {
@@ -596,6 +597,7 @@ bool Runner::HttpStep(const json& s, const std::string& who) {
     std::lock_guard<std::mutex> lock(state_mu_);
     steps_[s["label"].get<std::string>()] = out;
   }
+  if (r.ctx.names.count("status")) *result = json{{"status", out.status}};  // with the `end` record, for a resume
   Say(who, (r.pass ? "ok: " : "failed: ") + r.detail);
   if (!r.pass) failure_ = fmt::format("{}: {}", Where(s), r.detail);
   return r.pass;
@@ -650,7 +652,7 @@ bool Runner::StepUnguarded(const json& s, const std::string& who) {
   if (op == "run") {
     ok = RunStep(s, name, &result);
   } else if (op == "http") {
-    ok = HttpStep(s, name);
+    ok = HttpStep(s, name, &result);
   } else if (op == "wait") {
     const double secs = NumOr(s, "seconds", 0);
     Say(name, "wait " + lit::FormatDuration(secs * 1000));
@@ -1236,6 +1238,30 @@ int Runner::Run() {
     if (plan_.is_discarded()) {
       std::cerr << "trixc: the run's saved plan is unreadable\n";
       return kUsage;
+    }
+    // What `steps.LABEL.*` reads of the labelled steps that ended before the
+    // run stopped: `ok`, `exit_code` and `status` from their `end` records
+    // (the journal keeps digests of the output, not the output: `stdout`
+    // and `body` are empty).
+    std::map<std::string, std::string> labels;  // instruction id -> label
+    std::function<void(const json&)> collect = [&](const json& j) {
+      if (j.is_object()) {
+        if (j.contains("id") && j.contains("label") && j["id"].is_string() && j["label"].is_string()) labels[j["id"]] = j["label"];
+        for (const auto& [k, v] : j.items()) collect(v);
+      } else if (j.is_array()) {
+        for (const auto& v : j) collect(v);
+      }
+    };
+    collect(plan_);
+    for (const auto& r : recs) {
+      if (r.value("event", "") != "end") continue;
+      auto l = labels.find(r.value("id", ""));
+      if (l == labels.end()) continue;
+      StepOutcome out;
+      out.ok = r.value("ok", false);
+      if (r.contains("exit_code") && r["exit_code"].is_number_integer()) out.exit_code = r["exit_code"].get<int>();
+      if (r.contains("status") && r["status"].is_number_integer()) out.status = r["status"].get<long>();
+      steps_[l->second] = out;
     }
   } else {
     run_id_ = NewRunId();

@@ -119,6 +119,41 @@ class Resume(TrixTestCase):
         self.assertExit(r, ROLLED_BACK)
         self.assertEqual(self.lines("log"), ["first", "second", "second", "undo-first"])
 
+    def test_steps_that_finished_before_the_crash_keep_ok_and_exit_code(self):
+        # A later step and a rollback guard read `first`, which finished before the crash.
+        rb = RUNBOOK.replace('third: run "echo third >> log"',
+                             'third: run "echo third ok=${steps.first.ok} code=${steps.first.exit_code} out=[${steps.first.stdout}] >> log"')
+        rb = rb.replace("  verify {", '  rollback { run "echo rollback-saw-first >> log" when steps.first.ok }\n  verify {')
+        self.runbook(rb.replace("{ IDEMPOTENT }", "{ idempotent = true }"))
+        p = self.start_rb()
+        pid = int(self.wait_for_file("second.pid", proc=p))
+        self.track_pgid(pid)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        self.wait_for(lambda: not pid_alive(pid), timeout=5, what="the killed run's step to die")
+        [run_id] = self.run_ids()
+        self.write("fast", "")
+        r = self.trixc("run", "--resume", run_id, "--state-dir", "st")
+        self.assertExit(r, OK)
+        # ok and exit_code come from the journal; stdout is not journalled (empty).
+        self.assertEqual(self.lines("log"), ["first", "second", "second", "third ok=true code=0 out=[]"])
+
+    def test_a_rollback_guard_on_a_step_finished_before_the_crash_still_holds(self):
+        rb = RUNBOOK.replace("  verify {", '  rollback { run "echo rollback-saw-first >> log" when steps.first.ok }\n  verify {')
+        self.runbook(rb.replace("{ IDEMPOTENT }", "{ idempotent = true }"))
+        p = self.start_rb()
+        pid = int(self.wait_for_file("second.pid", proc=p))
+        self.track_pgid(pid)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        self.wait_for(lambda: not pid_alive(pid), timeout=5, what="the killed run's step to die")
+        [run_id] = self.run_ids()
+        self.write("fast", "")
+        self.write("fail", "")  # `second` fails when it runs again
+        r = self.trixc("run", "--resume", run_id, "--state-dir", "st")
+        self.assertExit(r, ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["first", "second", "second", "undo-first", "rollback-saw-first"])
+
     def test_resume_of_a_finished_run_is_refused(self):
         self.runbook(RUNBOOK.replace("{ IDEMPOTENT }", ""))
         self.write("fast", "")
