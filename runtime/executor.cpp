@@ -277,6 +277,13 @@ class Runner {
   bool changed_ = false;
   bool window_checked_ = false;
   bool in_rollback_ = false;
+  // Resuming a run that was interrupted during its rollback (the journal has
+  // `rollback_start`): the rollback is finished, nothing runs forward.
+  bool resume_rollback_ = false;
+  bool resume_rollback_ended_ = false;  // ... and `rollback_end` too: only the run's end is missing
+  bool resume_rollback_ok_ = false;
+  std::string resume_reason_;
+  bool replay_only_ = false;  // walking the plan to rebuild the undo stack; nothing runs
   bool rollback_ok_ = true;
   bool ask_in_doubt_ = false;
   std::string failure_;
@@ -629,6 +636,14 @@ bool Runner::StepUnguarded(const json& s, const std::string& who) {
       return true;
     }
   }
+  if (replay_only_) {
+    // Rebuilding the undo stack of a run interrupted in its rollback: the
+    // finished steps' undo blocks (above), in plan order; nothing runs.
+    if (s.contains("children")) {
+      for (const auto& c : s["children"]) Step(c, who);
+    }
+    return true;
+  }
   if (Stopped()) {
     failure_ = "interrupted";
     return false;
@@ -978,6 +993,12 @@ bool Runner::Top(const json& in) {
 bool Runner::TopUnguarded(const json& in) {
   const std::string op = in.value("op", "");
   const std::string id = in.value("id", "");
+  if (replay_only_) {
+    if (op == "stage") {
+      for (const auto& c : in["children"]) Step(c, "stage " + in.value("name", ""));
+    }
+    return true;
+  }
   if (Done(id) && op != "stage") return true;
   if (!Guard(in)) return true;
   bool ok = true;
@@ -1039,7 +1060,8 @@ void Runner::Rollback() {
     if (c.value("op", "") == "check" && !Check(c)) ok = false;
   }
   if (abort_failed_) ok = false;  // a rollout's traffic could not be restored
-  Record({{"event", "rollback_end"}, {"ok", ok}});
+  // An interrupted rollback (a second signal) is not over: a resume finishes it.
+  Record({{"event", "rollback_end"}, {"ok", ok}, {"interrupted", g_stop_rollback.load()}});
   rollback_ok_ = ok;
 }
 
@@ -1233,6 +1255,15 @@ int Runner::Run() {
         if (auto t = ParseJournalTime(r["ts"].get<std::string>())) start_unix_ = *t;  // the metrics keep the first start
       }
       if (ev == "run_start" && r.value("drill", false)) opt_.drill = true;
+      if (ev == "rollback_start") {
+        resume_rollback_ = true;
+        resume_rollback_ended_ = false;
+        resume_reason_ = r.value("reason", "");
+      }
+      if (ev == "rollback_end" && !r.value("interrupted", false)) {
+        resume_rollback_ended_ = true;
+        resume_rollback_ok_ = r.value("ok", false);
+      }
     }
     plan_ = json::parse(ReadText(run_dir_ + "/plan.json"), nullptr, false);
     if (plan_.is_discarded()) {
@@ -1333,7 +1364,23 @@ int Runner::Run() {
   std::signal(SIGTERM, OnSignal);
 
   bool ok = true;
+  if (resume_rollback_) {
+    // Interrupted during its rollback: finish the rollback (the undo blocks
+    // and rollback steps that finished are not run again; the one that was
+    // running when the run stopped runs again, unless --skip-in-doubt).
+    ok = false;
+    changed_ = true;
+    failure_ = resume_reason_.empty() ? std::string("the run was interrupted during its rollback") : resume_reason_;
+    if (!opt_.skip_in_doubt) opt_.retry_in_doubt = true;
+    if (!resume_rollback_ended_) {
+      Say("resume", "the run was interrupted during its rollback; finishing the rollback");
+      replay_only_ = true;
+      for (const auto& in : plan_["instructions"]) Top(in);
+      replay_only_ = false;
+    }
+  }
   for (const auto& in : plan_["instructions"]) {
+    if (resume_rollback_) break;
     // A drill takes the rollback path after the last stage, as if verify had failed (§12).
     if (opt_.drill && in.value("op", "") == "check" && in.value("phase", "") == "verify") break;
     if (std::chrono::steady_clock::now() >= deadline_) {
@@ -1360,7 +1407,12 @@ int Runner::Run() {
   // `passed_code`, `failed` with exit 12, or interrupted (13, resumable).
   // Returns whether the rollback path succeeded.
   auto roll_back = [&](const char* passed, int passed_code, const char* failed) {
-    Rollback();
+    if (resume_rollback_ && resume_rollback_ended_) {
+      // The rollback had ended before the run stopped: only its end is recorded now.
+      rollback_ok_ = resume_rollback_ok_;
+    } else {
+      Rollback();
+    }
     if (g_stop_rollback) {
       status = "interrupted";
       code = kInterrupted;
@@ -1370,7 +1422,15 @@ int Runner::Run() {
     code = rollback_ok_ ? passed_code : kRollbackFailed;
     return rollback_ok_;
   };
-  if (ok && opt_.drill) {
+  if (resume_rollback_ && opt_.drill) {
+    if (!roll_back("drill_passed", kSucceeded, "drill_failed") && code == kRollbackFailed) Say("drill", "FAILED: the rollback path did not succeed");
+  } else if (resume_rollback_) {
+    if (!roll_back("rolled_back", kRolledBack, "rollback_failed") && code == kRollbackFailed) {
+      Say("run", fmt::format("ROLLBACK FAILED: some undo or rollback steps did not succeed; check the log (`trixc log {}`) and "
+                             "restore the environment by hand",
+                             run_id_));
+    }
+  } else if (ok && opt_.drill) {
     failure_ = "rollback drill: the rollback path is taken on purpose";
     Say("drill", "every stage passed; taking the rollback path on purpose, as if verify had failed");
     Record({{"event", "drill_rollback"}});

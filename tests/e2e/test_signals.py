@@ -71,6 +71,27 @@ class Signals(TrixTestCase):
         self.assertExit(res, INTERRUPTED)
         self.assertNotIn("rollback", self.lines("log"))
 
+    def test_resume_after_a_second_sigint_finishes_the_rollback(self):
+        self.runbook(RUNBOOK.replace('run "echo undo-b >> log"',
+                                     'run "echo undo-b >> log; echo started > undo-b.started; test -f undo-b.fast || sleep 30"'))
+        p = self.start_rb()
+        self.wait_for(lambda: len(self.lines("pids")) == 2, timeout=10, what="the long step to start", proc=p)
+        for pid in [int(x) for x in self.lines("pids")]:
+            self.track_pgid(pid)
+        p.send_signal(signal.SIGINT)
+        self.wait_for_file("undo-b.started", proc=p)
+        p.send_signal(signal.SIGINT)
+        self.assertExit(self.finish(p, timeout=15), INTERRUPTED)
+        self.write("undo-b.fast", "")
+        [run_id] = self.run_ids()
+        r = self.trixc("run", "--resume", run_id, "--state-dir", "st")
+        # The rollback goes on: `undo b` (interrupted) runs again, then `undo a`,
+        # the rollback block and its verify; the failed step `long` and `after` never run.
+        self.assertExit(r, ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["a", "b", "undo-b", "undo-b", "undo-a", "rollback", "rollback-verify"])
+        self.assertIn("finishing the rollback", r.stdout)
+        self.assertIn("rolled_back", self.status(run_id).stdout)
+
 
 APPROVAL_RUNBOOK = """\
 role ops = ["alice", "bob"]
