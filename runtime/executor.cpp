@@ -491,14 +491,24 @@ class DeployHost : public RolloutHost {
   bool restoring_ = false;
 };
 
-void Runner::IndexDeploys(const json& instrs) {
+namespace {
+/// Calls `f` on every instruction of `instrs` and, depth first, of their
+/// children and undo blocks.
+void ForEachInstruction(const json& instrs, const std::function<void(const json&)>& f) {
   if (!instrs.is_array()) return;
   for (const auto& in : instrs) {
-    if (in.value("op", "") == "deploy") deploys_[in.value("id", "")] = &in;
+    f(in);
     for (const char* k : {"children", "undo"}) {
-      if (in.contains(k)) IndexDeploys(in[k]);
+      if (in.contains(k)) ForEachInstruction(in[k], f);
     }
   }
+}
+}  // namespace
+
+void Runner::IndexDeploys(const json& instrs) {
+  ForEachInstruction(instrs, [&](const json& in) {
+    if (in.value("op", "") == "deploy") deploys_[in.value("id", "")] = &in;
+  });
 }
 
 bool Runner::Deploy(const json& s, const std::string& who) {
@@ -1275,15 +1285,11 @@ int Runner::Run() {
     // (the journal keeps digests of the output, not the output: `stdout`
     // and `body` are empty).
     std::map<std::string, std::string> labels;  // instruction id -> label
-    std::function<void(const json&)> collect = [&](const json& j) {
-      if (j.is_object()) {
-        if (j.contains("id") && j.contains("label") && j["id"].is_string() && j["label"].is_string()) labels[j["id"]] = j["label"];
-        for (const auto& [k, v] : j.items()) collect(v);
-      } else if (j.is_array()) {
-        for (const auto& v : j) collect(v);
-      }
-    };
-    collect(plan_);
+    for (const char* part : {"instructions", "rollback"}) {
+      ForEachInstruction(plan_[part], [&](const json& in) {
+        if (in.contains("label") && in["label"].is_string()) labels[in.value("id", "")] = in["label"];
+      });
+    }
     for (const auto& r : recs) {
       if (r.value("event", "") != "end") continue;
       auto l = labels.find(r.value("id", ""));
@@ -1422,15 +1428,7 @@ int Runner::Run() {
     code = rollback_ok_ ? passed_code : kRollbackFailed;
     return rollback_ok_;
   };
-  if (resume_rollback_ && opt_.drill) {
-    if (!roll_back("drill_passed", kSucceeded, "drill_failed") && code == kRollbackFailed) Say("drill", "FAILED: the rollback path did not succeed");
-  } else if (resume_rollback_) {
-    if (!roll_back("rolled_back", kRolledBack, "rollback_failed") && code == kRollbackFailed) {
-      Say("run", fmt::format("ROLLBACK FAILED: some undo or rollback steps did not succeed; check the log (`trixc log {}`) and "
-                             "restore the environment by hand",
-                             run_id_));
-    }
-  } else if (ok && opt_.drill) {
+  if (ok && opt_.drill) {
     failure_ = "rollback drill: the rollback path is taken on purpose";
     Say("drill", "every stage passed; taking the rollback path on purpose, as if verify had failed");
     Record({{"event", "drill_rollback"}});
@@ -1451,8 +1449,12 @@ int Runner::Run() {
     code = kStoppedNothingChanged;
     Say("run", "stopped, nothing changed: " + failure_);
   } else {
+    // Also a resumed run that had stopped in its rollback (ok is false and
+    // changed_ set above); a drill's keeps the drill's outcomes.
+    const bool drill = resume_rollback_ && opt_.drill;
     Say("run", "failed: " + failure_);
-    if (!roll_back("rolled_back", kRolledBack, "rollback_failed") && code == kRollbackFailed) {
+    if (!roll_back(drill ? "drill_passed" : "rolled_back", drill ? kSucceeded : kRolledBack, drill ? "drill_failed" : "rollback_failed") &&
+        code == kRollbackFailed) {
       Say("run", fmt::format("ROLLBACK FAILED: some undo or rollback steps did not succeed; check the log (`trixc log {}`) and "
                              "restore the environment by hand",
                              run_id_));
