@@ -27,9 +27,9 @@ pipeline p {
 
 
 class Resume(TrixTestCase):
-    def crash_in_second(self, idempotent):
+    def crash_in_second(self, idempotent, runbook=RUNBOOK):
         """Starts a run, SIGKILLs trixc while `second` sleeps; returns the run id."""
-        self.runbook(RUNBOOK.replace("{ IDEMPOTENT }", "{ idempotent = true }" if idempotent else ""))
+        self.runbook(runbook.replace("{ IDEMPOTENT }", "{ idempotent = true }" if idempotent else ""))
         p = self.start_rb()
         pid = int(self.wait_for_file("second.pid", proc=p))
         self.track_pgid(pid)
@@ -124,15 +124,7 @@ class Resume(TrixTestCase):
         rb = RUNBOOK.replace('third: run "echo third >> log"',
                              'third: run "echo third ok=${steps.first.ok} code=${steps.first.exit_code} out=[${steps.first.stdout}] >> log"')
         rb = rb.replace("  verify {", '  rollback { run "echo rollback-saw-first >> log" when steps.first.ok }\n  verify {')
-        self.runbook(rb.replace("{ IDEMPOTENT }", "{ idempotent = true }"))
-        p = self.start_rb()
-        pid = int(self.wait_for_file("second.pid", proc=p))
-        self.track_pgid(pid)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=10)
-        self.wait_for(lambda: not pid_alive(pid), timeout=5, what="the killed run's step to die")
-        [run_id] = self.run_ids()
-        self.write("fast", "")
+        run_id = self.crash_in_second(idempotent=True, runbook=rb)
         r = self.trixc("run", "--resume", run_id, "--state-dir", "st")
         self.assertExit(r, OK)
         # ok and exit_code come from the journal; stdout is not journalled (empty).
@@ -140,15 +132,7 @@ class Resume(TrixTestCase):
 
     def test_a_rollback_guard_on_a_step_finished_before_the_crash_still_holds(self):
         rb = RUNBOOK.replace("  verify {", '  rollback { run "echo rollback-saw-first >> log" when steps.first.ok }\n  verify {')
-        self.runbook(rb.replace("{ IDEMPOTENT }", "{ idempotent = true }"))
-        p = self.start_rb()
-        pid = int(self.wait_for_file("second.pid", proc=p))
-        self.track_pgid(pid)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=10)
-        self.wait_for(lambda: not pid_alive(pid), timeout=5, what="the killed run's step to die")
-        [run_id] = self.run_ids()
-        self.write("fast", "")
+        run_id = self.crash_in_second(idempotent=True, runbook=rb)
         self.write("fail", "")  # `second` fails when it runs again
         r = self.trixc("run", "--resume", run_id, "--state-dir", "st")
         self.assertExit(r, ROLLED_BACK)

@@ -58,22 +58,10 @@ class Signals(TrixTestCase):
     def test_sigterm_stops_the_step_and_rolls_back_with_11(self):
         self.assertInterruptedAndRolledBack(signal.SIGTERM)
 
-    def test_second_sigint_during_rollback_stops_it_with_13(self):
-        self.runbook(RUNBOOK.replace('run "echo undo-b >> log"', 'run "echo undo-b >> log; echo started > undo-b.started; sleep 30"'))
-        p = self.start_rb()
-        self.wait_for(lambda: len(self.lines("pids")) == 2, timeout=10, what="the long step to start", proc=p)
-        for pid in [int(x) for x in self.lines("pids")]:
-            self.track_pgid(pid)
-        p.send_signal(signal.SIGINT)
-        self.wait_for_file("undo-b.started", proc=p)
-        p.send_signal(signal.SIGINT)
-        res = self.finish(p, timeout=15)
-        self.assertExit(res, INTERRUPTED)
-        self.assertNotIn("rollback", self.lines("log"))
-
-    def test_resume_after_a_second_sigint_finishes_the_rollback(self):
-        self.runbook(RUNBOOK.replace('run "echo undo-b >> log"',
-                                     'run "echo undo-b >> log; echo started > undo-b.started; test -f undo-b.fast || sleep 30"'))
+    def interrupt_the_rollback_in_undo_b(self, undo_b_wait):
+        """SIGINT in the long step, a second SIGINT while `undo b` runs
+        (`undo_b_wait` is the shell that keeps it running): the run exits 13."""
+        self.runbook(RUNBOOK.replace('run "echo undo-b >> log"', f'run "echo undo-b >> log; echo started > undo-b.started; {undo_b_wait}"'))
         p = self.start_rb()
         self.wait_for(lambda: len(self.lines("pids")) == 2, timeout=10, what="the long step to start", proc=p)
         for pid in [int(x) for x in self.lines("pids")]:
@@ -82,6 +70,13 @@ class Signals(TrixTestCase):
         self.wait_for_file("undo-b.started", proc=p)
         p.send_signal(signal.SIGINT)
         self.assertExit(self.finish(p, timeout=15), INTERRUPTED)
+
+    def test_second_sigint_during_rollback_stops_it_with_13(self):
+        self.interrupt_the_rollback_in_undo_b("sleep 30")
+        self.assertNotIn("rollback", self.lines("log"))
+
+    def test_resume_after_a_second_sigint_finishes_the_rollback(self):
+        self.interrupt_the_rollback_in_undo_b("test -f undo-b.fast || sleep 30")
         self.write("undo-b.fast", "")
         [run_id] = self.run_ids()
         r = self.trixc("run", "--resume", run_id, "--state-dir", "st")

@@ -181,48 +181,38 @@ TEST_CASE("DeclTable orders and finds names as a std::map would, and reports rep
   CHECK_THROWS_AS(table.at("zzz"), std::out_of_range);
 }
 
-TEST_CASE("fmt puts a trailing comment after the last item of its line, and keeps it out of an undo block") {
-  const std::string two_attrs = "environment staging { namespace = \"s\" api = \"http://a\" # c1\n}\n";
-  const std::string once = Fmt(two_attrs);
-  CHECK(once == "environment staging {\n  namespace = \"s\"\n  api       = \"http://a\"  # c1\n}\n");
+// `source` formats as `expected`, and formatting that again changes nothing.
+static void CheckFormatsAs(const std::string& source, const std::string& expected) {
+  CAPTURE(source);
+  const std::string once = Fmt(source);
+  CHECK(once == expected);
   CHECK(Fmt(once) == once);
+}
 
-  const std::string before_undo = "action f() {\n  run \"a\"  # note on a\n  undo { run \"u\" }\n}\n";
-  const std::string out = Fmt(before_undo);
-  CHECK(out == "action f() {\n  run \"a\"  # note on a\n  undo {\n    run \"u\"\n  }\n}\n");
-  CHECK(Fmt(out) == out);
+TEST_CASE("fmt puts a trailing comment after the last item of its line, and keeps it out of an undo block") {
+  CheckFormatsAs("environment staging { namespace = \"s\" api = \"http://a\" # c1\n}\n",
+                 "environment staging {\n  namespace = \"s\"\n  api       = \"http://a\"  # c1\n}\n");
+  CheckFormatsAs("action f() {\n  run \"a\"  # note on a\n  undo { run \"u\" }\n}\n",
+                 "action f() {\n  run \"a\"  # note on a\n  undo {\n    run \"u\"\n  }\n}\n");
 }
 
 TEST_CASE("fmt keeps comments inside lists, maps, arguments and parameters where they were") {
   // A list with comments stays one item per line (with trailing commas);
   // nothing is moved out of it and no blank line is added.
-  const std::string list = "param a: [string] = [\n  \"x\",\n  # own line\n  \"y\"\n]\nparam b: int = 1\n";
-  CHECK(Fmt(list) == "param a: [string] = [\n  \"x\",\n  # own line\n  \"y\",\n]\nparam b: int = 1\n");
-  const std::string role = "role r = [   # after open\n  \"alice\",   # after item\n  \"bob\"\n]            # after close\n";
-  const std::string role_out = Fmt(role);
-  CHECK(role_out == "role r = [  # after open\n  \"alice\",  # after item\n  \"bob\",\n]  # after close\n");
-  CHECK(Fmt(role_out) == role_out);
-
-  const std::string action = "action f(a: string, # in params\n         b: int = 1) {\n  run \"x ${a}\"\n}\n"
-                             "pipeline p {\n  stage s {\n    f(\"1\", # in args\n      2)\n    run \"y\" { env = { A = \"1\" # in map\n    } }\n  }\n}\n";
-  const std::string action_out = Fmt(action);
-  CHECK(action_out ==
-        "action f(\n  a: string,  # in params\n  b: int = 1,\n) {\n  run \"x ${a}\"\n}\n"
-        "pipeline p {\n  stage s {\n    f(\n      \"1\",  # in args\n      2,\n    )\n"
-        "    run \"y\" {\n      env = {\n        A = \"1\",  # in map\n      },\n    }\n  }\n}\n");
-  CHECK(Fmt(action_out) == action_out);
-
+  CheckFormatsAs("param a: [string] = [\n  \"x\",\n  # own line\n  \"y\"\n]\nparam b: int = 1\n",
+                 "param a: [string] = [\n  \"x\",\n  # own line\n  \"y\",\n]\nparam b: int = 1\n");
+  CheckFormatsAs("role r = [   # after open\n  \"alice\",   # after item\n  \"bob\"\n]            # after close\n",
+                 "role r = [  # after open\n  \"alice\",  # after item\n  \"bob\",\n]  # after close\n");
+  CheckFormatsAs("action f(a: string, # in params\n         b: int = 1) {\n  run \"x ${a}\"\n}\n"
+                 "pipeline p {\n  stage s {\n    f(\"1\", # in args\n      2)\n    run \"y\" { env = { A = \"1\" # in map\n    } }\n  }\n}\n",
+                 "action f(\n  a: string,  # in params\n  b: int = 1,\n) {\n  run \"x ${a}\"\n}\n"
+                 "pipeline p {\n  stage s {\n    f(\n      \"1\",  # in args\n      2,\n    )\n"
+                 "    run \"y\" {\n      env = {\n        A = \"1\",  # in map\n      },\n    }\n  }\n}\n");
   // Nested: the inner list is indented one more level.
-  const std::string nested = "param m: [[int]] = [[1, # one\n 2], [3]]\n";
-  const std::string nested_out = Fmt(nested);
-  CHECK(nested_out == "param m: [[int]] = [\n  [\n    1,  # one\n    2,\n  ],\n  [3],\n]\n");
-  CHECK(Fmt(nested_out) == nested_out);
-
+  CheckFormatsAs("param m: [[int]] = [[1, # one\n 2], [3]]\n", "param m: [[int]] = [\n  [\n    1,  # one\n    2,\n  ],\n  [3],\n]\n");
   // An option block with a comment: one option per line, the comment kept on its line.
-  const std::string opts = "pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m  # why\n      retries = 2\n    }\n    run \"y\"\n  }\n}\n";
-  const std::string opts_out = Fmt(opts);
-  CHECK(opts_out == "pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m,  # why\n      retries = 2,\n    }\n    run \"y\"\n  }\n}\n");
-  CHECK(Fmt(opts_out) == opts_out);
+  CheckFormatsAs("pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m  # why\n      retries = 2\n    }\n    run \"y\"\n  }\n}\n",
+                 "pipeline p {\n  stage s {\n    run \"x\" {\n      timeout = 5m,  # why\n      retries = 2,\n    }\n    run \"y\"\n  }\n}\n");
 
   // Without comments a multi-line list still collapses onto one line.
   CHECK(Fmt("param a: [string] = [\n  \"x\",\n  \"y\"\n]\n") == "param a: [string] = [\"x\", \"y\"]\n");
