@@ -842,12 +842,19 @@ bool Runner::ApproveWait(const json& a, const std::string& id) {
   const std::string dir = run_dir_ + "/approvals";
   fs::create_directories(dir);
   std::string needs;
+  std::set<std::string> eligible_people;
   for (const auto& r : reqs) {
     std::string people;
-    for (const auto& p : r["people"]) people += (people.empty() ? "" : ", ") + p.get<std::string>();
+    for (const auto& p : r["people"]) {
+      people += (people.empty() ? "" : ", ") + p.get<std::string>();
+      if (p != opt_.started_by) eligible_people.insert(p.get<std::string>());
+    }
     needs += fmt::format("{}{} of [{}]", needs.empty() ? "" : "; ", r.value("quorum", 1), people);
   }
-  Record({{"event", "approval_wait"}, {"id", id}, {"approval", name}, {"needs", needs}});
+  // `people` and `started_by` let `trixc approve` refuse an answer that
+  // cannot count before writing it; this wait checks every answer again.
+  Record({{"event", "approval_wait"}, {"id", id}, {"approval", name}, {"needs", needs}, {"people", eligible_people},
+          {"started_by", opt_.started_by}});
   Say("approve " + name, fmt::format("waiting for approval: {} (not {}, who started the run). Approve with `trixc approve {} --as NAME`"
                                       " or refuse with `--deny`; times out after {}",
                                       needs, opt_.started_by, run_id_, lit::FormatDuration(NumOr(a, "timeout_s", 86400) * 1000)));
@@ -1489,11 +1496,13 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
   }
   json plan = json::parse(ReadText(dir + "/plan.json"), nullptr, false);
   std::string pending, pending_step;
+  json wait;
   try {
     for (const auto& r : ReadJournal(dir + "/journal.jsonl")) {
       if (r.value("event", "") == "approval_wait") {
         pending = r.value("approval", "");
         pending_step = r.value("id", "");
+        wait = r;
       }
       if (r.value("event", "") == "approved" || r.value("event", "") == "run_end") pending.clear();
     }
@@ -1502,6 +1511,29 @@ int Approve(const std::string& state_dir, const std::string& run_id, const std::
   if (pending.empty()) {
     std::cerr << fmt::format("trixc: run `{}` is not waiting for an approval\n", run_id);
     return kErrors;
+  }
+  // Answers that the waiting run would ignore are refused here, so whoever
+  // typed them learns it at once. (Journals written before these fields
+  // existed have neither; the run still checks every answer.)
+  const std::string verb = deny ? "refuse" : "approve";
+  if (wait.contains("started_by") && wait["started_by"] == who) {
+    std::cerr << fmt::format("trixc: {} started run {} and cannot {} `{}` (separation of duties); another member of its roles must "
+                             "answer\n",
+                             who, run_id, verb, pending);
+    return kErrors;
+  }
+  if (wait.contains("people") && wait["people"].is_array()) {
+    std::string people;
+    bool member = false;
+    for (const auto& p : wait["people"]) {
+      member = member || p == who;
+      people += (people.empty() ? "" : ", ") + p.get<std::string>();
+    }
+    if (!member) {
+      std::cerr << fmt::format("trixc: {} is not in a role that `{}` requires, so cannot {} it; who can: {}\n", who, pending, verb,
+                               people.empty() ? "nobody (every member started the run)" : people);
+      return kErrors;
+    }
   }
   WriteAnswer(dir, pending, pending_step, who, deny, plan.value("plan_sha256", ""), comment, "approve");
   std::cout << fmt::format("{} `{}` of run {} as {}\n", deny ? "refused" : "approved", pending, run_id, who);

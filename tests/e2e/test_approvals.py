@@ -72,6 +72,19 @@ class Approvals(TrixTestCase):
     def approve(self, run_id, who, *extra):
         return self.trixc("approve", run_id, "--as", who, "--state-dir", "st", *extra)
 
+    def answer_file(self, run_id, who, decision="approve"):
+        """An answer written straight into the run's approvals directory, for
+        the wait it is in, past the checks of `trixc approve`: the run must
+        check it again itself."""
+        [wait] = [x for x in self.journal(run_id) if x.get("event") == "approval_wait"][-1:]
+        plan = json.loads((self.state / "runs" / run_id / "plan.json").read_text())
+        approvals = self.state / "runs" / run_id / "approvals"
+        approvals.mkdir(exist_ok=True)
+        n = len(list(approvals.iterdir()))
+        ans = {"approval": wait["approval"], "step": wait["id"], "who": who, "decision": decision,
+               "plan_sha256": plan["plan_sha256"], "at": "2026-01-01T00:00:00Z", "via": "approve"}
+        (approvals / f"{n:04d}-direct-{who}.json").write_text(json.dumps(ans) + "\n")
+
     def seen(self, p, text):
         return lambda: text in self.output_of(p)
 
@@ -103,8 +116,14 @@ class Approvals(TrixTestCase):
 
     def test_starter_cannot_approve_own_run(self):
         p, run_id = self.start_waiting(starter="carol")
-        r = self.approve(run_id, "carol")
-        self.assertExit(r, OK)  # the answer is recorded, but does not count
+        for extra in [(), ("--deny",)]:
+            r = self.approve(run_id, "carol", *extra)
+            self.assertExit(r, ERRORS)  # refused at once, and nothing written
+            self.assertIn("carol started run", r.stderr)
+            self.assertIn("separation of duties", r.stderr)
+        self.assertFalse(any((self.state / "runs" / run_id / "approvals").glob("*carol*")))
+        # The run checks too, whatever wrote the answer.
+        self.answer_file(run_id, "carol")
         self.wait_for(self.seen(p, "separation of duties"), timeout=60, what="the run to ignore the starter", proc=p)
         self.assertIsNone(p.poll(), "the starter's answer ended the wait")
         self.assertIn("waiting for approval", self.status(run_id).stdout)
@@ -121,8 +140,16 @@ class Approvals(TrixTestCase):
 
     def test_non_member_does_not_count(self):
         p, run_id = self.start_waiting()
-        self.assertExit(self.approve(run_id, "dave"), OK)
-        self.assertExit(self.approve(run_id, "mallory"), OK)
+        for who in ["dave", "mallory"]:
+            r = self.approve(run_id, who)
+            self.assertExit(r, ERRORS)
+            # who may answer instead: the role's members but the starter (carol)
+            self.assertIn(f"{who} is not in a role that `release` requires, so cannot approve it; who can: alice, bob", r.stderr)
+        r = self.approve(run_id, "dave", "--deny")
+        self.assertExit(r, ERRORS)
+        self.assertIn("cannot refuse it", r.stderr)
+        self.answer_file(run_id, "dave")
+        self.answer_file(run_id, "mallory")
         self.wait_for(lambda: "dave is not in a role" in self.output_of(p) and "mallory is not in a role" in self.output_of(p),
                       timeout=60, what="both answers to be read and ignored", proc=p)
         self.assertIsNone(p.poll(), "a non-member's answer ended the wait")
@@ -137,7 +164,8 @@ class Approvals(TrixTestCase):
         self.wait_for(self.seen(p, "approved by alice"), timeout=60, what="alice's approval to be seen", proc=p)
         self.assertExit(self.approve(run_id, "alice"), OK)  # the same person again counts once
         self.wait_for(lambda: self.output_of(p).count("approved by alice") >= 2, timeout=60, what="alice's second answer to be read", proc=p)
-        self.assertExit(self.approve(run_id, "carol"), OK)  # the starter never counts
+        self.assertExit(self.approve(run_id, "carol"), ERRORS)  # the starter never counts
+        self.answer_file(run_id, "carol")
         self.wait_for(self.seen(p, "separation of duties"), timeout=60, what="carol's answer to be read", proc=p)
         self.assertIsNone(p.poll(), "the run went on with only one distinct approver")
         self.assertFalse(self.exists("log"))
@@ -160,7 +188,8 @@ class Approvals(TrixTestCase):
         self.assertExit(self.approve(run_id, "alice"), OK)
         self.wait_for(self.seen(p, "approved by alice"), timeout=60, what="alice's approval to be seen", proc=p)
         # A barrier: an answer the run reads only on a later poll, if it is still waiting.
-        self.assertExit(self.approve(run_id, "mallory"), OK)
+        self.assertExit(self.approve(run_id, "mallory"), ERRORS)
+        self.answer_file(run_id, "mallory")
         self.wait_for(self.seen(p, "mallory is not in a role"), timeout=60, what="the run to keep waiting for the dba", proc=p)
         self.assertIsNone(p.poll(), "the run went on without the dba approval")
         self.assertFalse(self.exists("log"))
