@@ -289,28 +289,31 @@ struct PathWalker {
     return false;
   }
 
+  /// An `approve NAME` whose guard folded to `g`: it counts from here on, or
+  /// a note at `range` says why it does not.
+  void Approve(const std::string& name, const Value& g, const SourceRange& range) {
+    if (g.k == Value::Bool && !g.b) {
+      notes.push_back({range, fmt::format("`approve {}` does not count: its guard is false for `{}` ({})", name, env.name.name,
+                                          fold.bindings ? "with the parameters given" : "parameters at their defaults")});
+    } else if (g.k == Value::Bool && Acceptable(name)) {
+      approved = true;
+      path.push_back("approve " + name);
+    } else if (g.k == Value::Unknown) {
+      notes.push_back({range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", name)});
+    } else if (g.k == Value::Bool) {
+      notes.push_back({range, NotAccepted(name)});
+    }
+  }
+
   // Returns true when the walk should stop (offender found).
   bool Steps(const ast::Steps& steps, const std::string& where) {
     for (const auto& s : steps) {
       Value g = s.when ? Fold(*s.when, fold) : B(true);
-      if (g.k == Value::Bool && !g.b) {
-        if (s.kind == ast::StepKind::Approve) {
-          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard is false for `{}` ({})", s.name.name,
-                                                env.name.name, fold.bindings ? "with the parameters given" : "parameters at their defaults")});
-        }
-        continue;
-      }
       if (s.kind == ast::StepKind::Approve) {
-        if (g.k == Value::Bool && Acceptable(s.name.name)) {
-          approved = true;
-          path.push_back("approve " + s.name.name);
-        } else if (g.k == Value::Unknown) {
-          notes.push_back({s.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", s.name.name)});
-        } else if (g.k == Value::Bool && acceptable) {
-          notes.push_back({s.range, NotAccepted(s.name.name)});
-        }
+        Approve(s.name.name, g, s.range);
         continue;
       }
+      if (g.k == Value::Bool && !g.b) continue;
       if (s.kind == ast::StepKind::Parallel) {
         // The children run at once, so an `approve` among them does not come
         // before a change among them: any change inside needs an earlier approval.
@@ -369,27 +372,11 @@ void CheckApprovalPaths(const ast::Decl& pipeline, const std::vector<const ast::
     }
     for (const auto& item : pipeline.items) {
       using PK = ast::PipelineItemKind;
-      if (item.kind == PK::Gate || item.kind == PK::Approve) {
+      if (item.kind == PK::Approve) {
+        w.Approve(item.name.name, item.when ? Fold(*item.when, fold) : B(true), item.range);
+      } else if (item.kind == PK::Gate) {
         Value g = item.when ? Fold(*item.when, fold) : B(true);
-        if (g.k == Value::Bool && !g.b) {
-          if (item.kind == PK::Approve) {
-            w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard is false for `{}` ({})", item.name.name,
-                                                       env->name.name, fold.bindings ? "with the parameters given" : "parameters at their defaults")});
-          }
-          continue;
-        }
-        if (item.kind == PK::Gate) {
-          w.path.push_back("gate " + item.name.name);
-          continue;
-        }
-        if (g.k == Value::Bool && w.Acceptable(item.name.name)) {
-          w.approved = true;
-          w.path.push_back("approve " + item.name.name);
-        } else if (g.k == Value::Unknown) {
-          w.notes.push_back({item.range, fmt::format("`approve {}` does not count: its guard cannot be decided before the run", item.name.name)});
-        } else if (!w.Acceptable(item.name.name)) {
-          w.notes.push_back({item.range, w.NotAccepted(item.name.name)});
-        }
+        if (!(g.k == Value::Bool && !g.b)) w.path.push_back("gate " + item.name.name);
       } else if (item.kind == PK::Stage) {
         w.path.push_back("stage " + item.name.name);
         if (w.Steps(item.steps, item.name.name)) break;
