@@ -209,6 +209,21 @@ class Checker final : public MutationOracle {
   static const char* KindName(ast::DeclKind k) { return k == ast::DeclKind::Param ? "parameter" : ast::DeclKeyword(k); }
 
   void BuildTables();
+  /// `env`, `steps` and `baseline` are read like parameters and secrets, so
+  /// one of those named so would hide the built-in (docs/decisions.md): E202.
+  /// Returns false when it reported.
+  bool CheckNotBuiltin(const ast::Ident& name, std::string_view what) {
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kBuiltins{
+        {{"env", "the environment being deployed"}, {"steps", "the results of finished steps"}, {"baseline", "the measured baselines"}}};
+    for (const auto& [builtin, meaning] : kBuiltins) {
+      if (name.name != builtin) continue;
+      d_.Report(DiagCode::E202, name.range, fmt::format("a {} cannot be named `{}`: the name is built in", what, builtin))
+          .Note(fmt::format("`{}` reads {}", builtin, meaning))
+          .Help(fmt::format("rename it, for example to `my_{}`", builtin));
+      return false;
+    }
+    return true;
+  }
   static std::vector<std::string> Keys(const DeclTable& m) {
     std::vector<std::string> out;
     out.reserve(m.size());
@@ -438,6 +453,9 @@ void Checker::BuildTables() {
         continue;
       }
       if (d.kind == ast::DeclKind::Import) continue;
+      if ((d.kind == ast::DeclKind::Param || d.kind == ast::DeclKind::Secret) && !CheckNotBuiltin(d.name, KindName(d.kind))) {
+        Use(&d);  // no W501 on top of the E202
+      }
       Table(s, d.kind)->Add(&d);
     }
     for (std::size_t k = 0; k < ast::kDeclKinds; ++k) {
@@ -1434,6 +1452,7 @@ const Uses& Checker::ActionUses(int module, const ast::Decl* action, const ast::
     if (!names.insert(p.name.name).second) {
       d_.Report(DiagCode::E202, p.name.range, fmt::format("parameter `{}` is declared twice", p.name.name));
     }
+    CheckNotBuiltin(p.name, "parameter");
     const Type t = ActionParamType(p);
     if (p.default_value) {
       Uses ignored;  // default reads are attributed to call sites
