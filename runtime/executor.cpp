@@ -1561,18 +1561,29 @@ int Status(const std::string& state_dir, const std::string& run_id) {
     std::string status = "interrupted (resume with `trixc run --resume " + id + "`)";
     std::string what;
     bool alive = false;
+    long pid = 0;
     try {
       for (const auto& r : ReadJournal(runs + "/" + id + "/journal.jsonl")) {
         if (r.value("event", "") == "run_start")
           what = fmt::format("{} on {} by {}{}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""),
                              r.value("drill", false) ? " (drill)" : "");
         if (r.value("event", "") == "run_start" || r.value("event", "") == "run_resume") {
-          const long pid = r.value("pid", 0L);
+          pid = r.value("pid", 0L);
           alive = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
           status = alive ? fmt::format("running (pid {})", pid) : "interrupted (resume with `trixc run --resume " + id + "`)";
         }
         if (r.value("event", "") == "approval_wait") status = "waiting for approval `" + r.value("approval", "") + "`";
         if (r.value("event", "") == "approved") status = alive ? "running" : "interrupted (resume with `trixc run --resume " + id + "`)";
+        // A rollout paused for `trixc promote` (a pause without duration, or an inconclusive analysis).
+        if (r.value("event", "") == "rollout" && alive) {
+          const std::string w = r.value("what", "");
+          if (w == "paused") {
+            status = fmt::format("paused in a rollout{}: `trixc promote {}` to go on, `trixc abort {}` to abort",
+                                 r.contains("reason") ? " (an analysis was inconclusive)" : "", id, id);
+          } else if (w == "signal" || w == "step_done" || w == "aborted" || w == "finished") {
+            status = fmt::format("running (pid {})", pid);
+          }
+        }
         if (r.value("event", "") == "interrupted" || r.value("event", "") == "resume_refused")
           status = "interrupted (resume with `trixc run --resume " + id + "`)";
         if (r.value("event", "") == "run_end") status = fmt::format("{} (exit {})", r.value("status", ""), r.value("exit_code", 0));

@@ -265,10 +265,21 @@ RolloutResult Rollout::Run(std::string* error) {
   }
   for (int i = st_.next_step; i < static_cast<int>(steps.size()) && !full_promote_; ++i) {
     const json& s = steps[static_cast<std::size_t>(i)];
-    if (!host_.StopReason().empty()) return Fail(host_.StopReason(), error);
+    // An abort or a full promotion given while the previous step ran (a
+    // slow set_weight, say) acts now, not only at the next pause or analysis.
+    if (const Wait pending = Hold(0, false); pending == Wait::kAbort) {
+      return Fail("aborted by `trixc abort`", error);
+    } else if (pending == Wait::kStop) {
+      return Fail(host_.StopReason(), error);
+    } else if (pending == Wait::kFull) {
+      full_promote_ = true;
+      break;
+    }
     Wait w = Wait::kDone;
     if (s.contains("weight")) {
-      const double p = s["weight"].get<double>() * 100;
+      // The plan holds a fraction (0.07 for 7%); `* 100` alone would give
+      // 7.000000000000001, which `${weight}` and the journal would carry.
+      const double p = std::round(s["weight"].get<double>() * 100 * 1e6) / 1e6;
       if (p >= 100) {
         if (!Promote(&e)) return Fail("promotion failed: " + e, error);
       } else {
@@ -307,6 +318,10 @@ RolloutResult Rollout::Run(std::string* error) {
     if (w == Wait::kFull) full_promote_ = true;
     Rec({{"what", "step_done"}, {"step", i}});
   }
+  // The same for an abort given during the last step: the rollout has not
+  // finished, so it still goes back.
+  if (const Wait pending = Hold(0, false); pending == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
+  else if (pending == Wait::kStop) return Fail(host_.StopReason(), error);
   if (!st_.promoted && !Promote(&e)) return Fail("promotion failed: " + e, error);
   if (kind_ == "blue_green" && !st_.retired) {
     const json& attrs = d_["strategy"]["attrs"];

@@ -307,6 +307,43 @@ pipeline p {
         self.assertExit((rc, out, err), ROLLED_BACK)
         self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "abort v2"])
 
+    def test_weight_is_the_percentage_as_written(self):
+        # 7% is the fraction 0.07 in the plan; `${weight}` must still be 7, not 7.000000000000001.
+        self.runbook(self.RB.replace("weight 10% \n weight 40%", "weight 7% \n weight 29% \n weight 57%"))
+        r = self.run_rb()
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 7", "weight v2 29", "weight v2 57", "promote v2"])
+        self.assertEqual([x["weight"] for x in self.journal(self.run_ids()[0]) if x.get("what") == "weight"], [7, 29, 57])
+        plan = self.trixc("plan", "rb.trix")
+        self.assertIn("weight 7%", plan.stdout)
+        self.assertIn("weight 29%", plan.stdout)
+
+    def test_an_abort_given_during_a_weight_change_acts_before_the_next_step(self):
+        # No pause or analysis follows: the abort must still be obeyed (it was
+        # accepted with exit 0), not ignored while the rollout completes.
+        self.runbook(self.RB.replace('set_weight = "echo weight ${version} ${weight} >> log"',
+                                     'set_weight = "echo weight ${version} ${weight} >> log; sleep 1"'))
+        p = self.start_rb()
+        self.wait_for(lambda: self.lines("log") == ["release v2", "weight v2 10"], timeout=20, what="weight 10%", proc=p)
+        self.assertExit(self.trixc("abort", self.run_ids()[0], "--state-dir", "st", "--as", "dave"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertIn("aborted by `trixc abort`", out)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "abort v2"])
+
+    def test_status_says_a_run_waits_for_promote(self):
+        self.runbook(self.RB.replace("weight 10% \n weight 40%", "weight 10% \n pause \n weight 40%"))
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and '"what":"paused"' in (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text(),
+                      timeout=20, what="the pause", proc=p)
+        run_id = self.run_ids()[0]
+        st = self.trixc("status", "--state-dir", "st")
+        self.assertIn(f"paused in a rollout: `trixc promote {run_id}` to go on", st.stdout)
+        self.assertExit(self.trixc("promote", run_id, "--state-dir", "st"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertIn("succeeded (exit 0)", self.trixc("status", "--state-dir", "st").stdout)
+
     def test_dry_run_changes_nothing(self):
         self.runbook(self.RB)
         r = self.run_rb("--dry-run")
