@@ -1329,8 +1329,6 @@ void Checker::CheckStrategy(const ast::Step& s, const ast::Strategy& st, Scope& 
       case ast::StrategyItemKind::Weight:
         if (it.percent > 1.0 + 1e-12) {
           d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` is above 100%", it.spelling));
-        } else if (it.percent <= 0) {
-          d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` sends no traffic to the new version; a weight must be above 0%", it.spelling));
         } else if (last_weight && it.percent <= last + 1e-12) {
           d_.Report(DiagCode::E403, it.range, fmt::format("canary weights must strictly increase: `{}` follows `{}`", it.spelling, last_weight->spelling))
               .Note(last_weight->range, "the previous weight");

@@ -212,6 +212,36 @@ pipeline p {{
         self.assertEqual(self.nginx.traffic(20), {"v2": 20})
         self.assertEqual([r["weight"] for r in self.rollout_records(run_id, "weight")], [10])
 
+    def test_a_first_weight_of_zero_percent_sends_no_traffic_until_the_next_step(self):
+        # §7/E403: weights strictly increase and end at 100%; 0% may start them
+        # (as Argo's setWeight: 0), e.g. to look at the new version before traffic.
+        self.backends()
+        self.runbook_for("canary { weight 0% \n pause \n weight 100% }")
+        p = self.start_rb()
+        run_id = self.wait_paused(p)
+        self.assertEqual(self.nginx.traffic(20), {"v1": 20})
+        self.assertExit(self.trixc("promote", run_id, "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), OK)
+        self.assertEqual(self.nginx.traffic(20), {"v2": 20})
+        self.assertEqual([r["weight"] for r in self.rollout_records(run_id, "weight")], [0])
+
+    def test_a_release_that_changes_nothing_fails_as_rolled_back_not_as_rollback_failed(self):
+        # The upstream block does not exist: the release cannot change the
+        # config, so traffic never moved and there is nothing to restore
+        # (exit 11, not 12 "needs a human").
+        self.backends()
+        self.runbook_for("canary { weight 25% \n weight 100% }")
+        self.runbook(self.read("rb.trix").replace('upstream = "app"', 'upstream = "nosuch"'))
+        before = (self.nginx.dir / "upstream.conf").read_text()
+        r = self.run_rb()
+        self.assertExit(r, ROLLED_BACK)
+        self.assertIn("no `upstream nosuch { ... }` block", r.stdout)
+        self.assertNotIn("ABORT FAILED", r.stdout)
+        self.assertEqual((self.nginx.dir / "upstream.conf").read_text(), before)
+        self.assertEqual(self.nginx.traffic(20), {"v1": 20})
+        self.assertEqual(self.lines("log"), ["before", "undo-before"])
+
     def test_blue_green_failed_post_promotion_analysis_switches_back(self):
         self.backends(canary_health=500)
         # pre-promotion: the new colour is ready; post-promotion: health through nginx fails
@@ -423,6 +453,16 @@ pipeline p {{
         self.assertEqual(m["spec"]["replicas"], 0)
         self.assertEqual(m["spec"]["selector"]["matchLabels"], {"app": "api", "track": "canary"})
         self.assertEqual([c["image"] for c in m["spec"]["template"]["spec"]["containers"]], ["api:v2", "proxy:1"])
+
+    def test_a_zero_percent_canary_weight_gives_the_canary_no_pod(self):
+        self.rb("with canary { weight 0% \n weight 100% }")
+        r = self.run_rb(env=self.kenv)
+        self.assertExit(r, OK)
+        k = "kubectl -n prod "
+        self.assertEqual(self.lines("kubectl.log")[2:4], [
+            k + "scale deployment/api-canary --replicas=0",
+            k + "scale deployment/api --replicas=4",
+        ])
 
     def test_blue_green_switches_the_service_selector_and_back(self):
         self.rb("with blue_green { promote \n scale_down_delay = 100ms }")
