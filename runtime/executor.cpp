@@ -752,7 +752,8 @@ bool Runner::StepUnguarded(const json& s, const std::string& who) {
   if (ok) {
     std::lock_guard<std::mutex> lock(state_mu_);
     done_.insert(id);
-    if (s.contains("undo") && !opt_.dry_run) undo_stack_.push_back({OwnerName(s), s["undo"]});
+    // A dry run rolls back only as a drill, which then shows these undo blocks too.
+    if (s.contains("undo") && (!opt_.dry_run || opt_.drill)) undo_stack_.push_back({OwnerName(s), s["undo"]});
   }
   return ok;
 }

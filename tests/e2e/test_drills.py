@@ -94,6 +94,14 @@ class Drill(TrixTestCase):
         self.assertExit(r, STOPPED)
         self.assertFalse(self.exists("log"))
 
+    def test_a_dry_run_drill_shows_the_undo_blocks_it_would_run(self):
+        r = self.run_rb("--env", "dev", "--drill", "--dry-run")
+        self.assertExit(r, OK)
+        out = r.stdout
+        order = [out.index(x) for x in ("would run: echo undo-two", "would run: echo undo-one", "would run: echo rollback-block")]
+        self.assertEqual(order, sorted(order), out)
+        self.assertFalse(self.exists("log"))
+
     def test_simulate_shows_what_a_drill_would_do(self):
         r = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
         self.assertExit(r, OK)
