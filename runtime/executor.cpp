@@ -247,7 +247,7 @@ class Runner {
   /// Publishes the metrics file and/or pushgateway group: "running" when the
   /// run starts, its outcome when it ends.
   void WriteMetrics(std::string status);
-  void PushMetrics(const std::string& text, bool running);
+  void PushMetrics(const std::string& text, bool running, const char* method);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -1178,9 +1178,11 @@ void Runner::WriteMetrics(std::string status) {
   }
   // `with_others`: the metrics file's text; without, this run's alone (the
   // Pushgateway groups by pipeline and environment).
-  auto compose = [&](bool with_others) {
+  // `only`: just that family (a drill's push).
+  auto compose = [&](bool with_others, const char* only = nullptr) {
     std::string out;
     for (const Family& f : kFamilies) {
+      if (only && std::string(f.name) != only) continue;
       std::string others;
       if (with_others) {
         const std::string family = std::string(f.name) + "{";
@@ -1199,7 +1201,10 @@ void Runner::WriteMetrics(std::string status) {
     }
     return out;
   };
-  const std::string m = compose(false);
+  // A drill pushes only its own counter, with POST, which replaces just the
+  // families pushed: a PUT would wipe the group's deployment series (and
+  // resolve a TrixDeploymentFailed that a real run raised).
+  const std::string m = drill ? compose(false, "trix_drills_total") : compose(false);
   if (!opt_.metrics_file.empty()) {
     try {
       WriteFileAtomic(opt_.metrics_file, compose(true));
@@ -1209,11 +1214,12 @@ void Runner::WriteMetrics(std::string status) {
     }
   }
   file_lock.Release();
-  if (!opt_.pushgateway.empty()) PushMetrics(m, running);
+  if (!opt_.pushgateway.empty()) PushMetrics(m, running, drill ? "POST" : "PUT");
 }
 
-void Runner::PushMetrics(const std::string& text, bool running) {
-  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E.
+void Runner::PushMetrics(const std::string& text, bool running, const char* method) {
+  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E;
+  // POST replaces only the metric families it carries.
   auto seg = [](const std::string& v) {
     std::string out;
     for (unsigned char c : v) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
@@ -1222,7 +1228,7 @@ void Runner::PushMetrics(const std::string& text, bool running) {
   std::string base = opt_.pushgateway;
   while (!base.empty() && base.back() == '/') base.pop_back();
   HttpRequest req;
-  req.method = "PUT";
+  req.method = method;
   req.url = fmt::format("{}/metrics/job/trix/pipeline/{}/environment/{}", base, seg(plan_.value("pipeline", "")), seg(plan_.value("environment", "")));
   req.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
   req.body = text;
