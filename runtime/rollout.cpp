@@ -263,6 +263,8 @@ RolloutResult Rollout::Run(std::string* error) {
   } else if (st_.released) {
     host_.Say(who_, fmt::format("resuming at strategy step {}", st_.next_step + 1));
   }
+  // A full promotion taken before a crash still holds after --resume.
+  full_promote_ = st_.full_promote;
   for (int i = st_.next_step; i < static_cast<int>(steps.size()) && !full_promote_; ++i) {
     const json& s = steps[static_cast<std::size_t>(i)];
     // An abort or a full promotion given while the previous step ran (a
@@ -383,6 +385,7 @@ void RolloutState::Apply(const json& r) {
     if (r.value("result", "") == "inconclusive") c[2] += 1;
   } else if (what == "signal") {
     consumed_signals.insert(r.value("file", ""));
+    if (r.value("signal", "") == "promote" && r.value("full", false)) full_promote = true;
   } else if (what == "aborted" || what == "undone") {
     weight = 0;
   }

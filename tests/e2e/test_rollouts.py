@@ -374,6 +374,28 @@ pipeline p {
         self.assertExit(self.finish(p), OK)
         self.assertIn("succeeded (exit 0)", self.trixc("status", "--state-dir", "st").stdout)
 
+    def test_a_full_promotion_still_holds_after_a_crash_and_resume(self):
+        rb = self.RB.replace("weight 10% \n weight 40%", "weight 10% \n pause \n weight 40% \n pause")
+        rb = rb.replace('promote    = "echo promote ${version} >> log"', 'promote    = "echo promote ${version} >> log; test -f fast || sleep 30"')
+        self.runbook(rb)
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and '"what":"paused"' in (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text(),
+                      timeout=20, what="the pause", proc=p)
+        run_id = self.run_ids()[0]
+        self.assertExit(self.trixc("promote", run_id, "--full", "--state-dir", "st"), OK)
+        self.wait_for(lambda: self.lines("log")[-1:] == ["promote v2"], timeout=20, what="the promote command", proc=p)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        self.write("fast", "")  # the resumed promote returns at once
+        q = self.start("run", "--resume", run_id, "--state-dir", "st")
+        rc, out, err = self.finish(q)
+        self.assertExit((rc, out, err), OK)
+        # no second pause, no 40% step: the full promotion was already given
+        # (resume first puts back the journalled 10%, then promotes)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "promote v2", "weight v2 10", "promote v2"])
+        self.assertEqual(len([r for r in self.journal(run_id) if r.get("what") == "paused"]), 1)
+
     def test_dry_run_changes_nothing(self):
         self.runbook(self.RB)
         r = self.run_rb("--dry-run")
