@@ -158,6 +158,12 @@ std::string Rollout::Analyze(const json& a, int step, std::string* why, Wait* in
   }
   host_.Say(who_, fmt::format("analysis `{}`: {} metric(s)", name, ms.size()));
   while (true) {
+    // As Argo: once a metric is over its inconclusive_limit the analysis is
+    // inconclusive at once (the rollout pauses for a human now, not after
+    // the remaining measurements; a resumed pause does not measure again).
+    bool over = false;
+    for (auto& m : ms) over = over || st_.measured[{step, m.name}][2] > m.inconclusive_limit;
+    if (over) break;
     M* next = nullptr;
     for (auto& m : ms) {
       if (st_.measured[{step, m.name}][0] >= m.count) continue;

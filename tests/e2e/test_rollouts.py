@@ -611,6 +611,26 @@ pipeline p {{
         self.assertIn("inconclusive", out)
         self.assertEqual(self.lines("log"), ["weight 20", "promote"])
 
+    def test_an_inconclusive_result_over_the_limit_pauses_at_once(self):
+        # As Argo: over inconclusive_limit the analysis is inconclusive now,
+        # not after the 4 remaining measurements (4 more seconds here).
+        self.rb('prometheus "trix_metric_nobody_writes" { on_no_data = inconclusive } expect value < 1')
+        self.runbook(self.read("rb.trix").replace("interval = 100ms  count = 2", "interval = 1s  count = 5"))
+        p = self.start_rb()
+
+        def paused():
+            ids = self.run_ids()
+            path = self.state / "runs" / ids[0] / "journal.jsonl" if ids else None
+            return path and path.exists() and '"what":"paused"' in path.read_text()
+        self.wait_for(paused, timeout=30, what="the inconclusive analysis to pause the rollout", proc=p)
+        run_id = self.run_ids()[0]
+        measured = [r for r in self.journal(run_id) if r.get("what") == "measurement"]
+        self.assertEqual([r["result"] for r in measured], ["inconclusive"])
+        self.assertExit(self.trixc("abort", run_id, "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["weight 20", "abort"])
+
 
 if __name__ == "__main__":
     unittest.main()
