@@ -96,7 +96,13 @@ std::vector<Signal> Rollout::Signals() {
     std::stringstream ss;
     ss << in.rdbuf();
     json j = json::parse(ss.str(), nullptr, false);
-    if (!j.is_object() || j.value("deploy", id_) != id_) continue;
+    if (!j.is_object()) continue;
+    // `deploys`: every rollout in progress when the signal was given (deploys in `parallel`).
+    bool mine = j.value("deploy", id_) == id_;
+    if (j.contains("deploys") && j["deploys"].is_array()) {
+      for (const auto& d : j["deploys"]) mine = mine || (d.is_string() && d.get<std::string>() == id_);
+    }
+    if (!mine) continue;
     out.push_back({n, j.value("signal", ""), j.value("full", false), j.value("who", "")});
   }
   return out;
@@ -419,14 +425,15 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
     std::cerr << fmt::format("trixc: no run `{}` under {}/runs\n", run_id, state_dir);
     return 2;
   }
-  // The rollout in progress: the last deploy started and not ended.
-  std::string deploy, service;
+  // The rollouts in progress: every deploy started and not ended (several
+  // when deploys run in `parallel`; the signal is for all of them).
+  std::vector<std::string> open;
   bool ended = false;
   try {
     for (const auto& r : ReadJournal(dir + "/journal.jsonl")) {
       const std::string ev = r.value("event", "");
-      if (ev == "start" && r.value("op", "") == "deploy") deploy = r.value("id", "");
-      if (ev == "end" && r.value("id", "") == deploy) deploy.clear();
+      if (ev == "start" && r.value("op", "") == "deploy") open.push_back(r.value("id", ""));
+      if (ev == "end") open.erase(std::remove(open.begin(), open.end(), r.value("id", "")), open.end());
       if (ev == "run_end") ended = true;
     }
   } catch (const std::exception& e) {
@@ -437,7 +444,7 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
     std::cerr << fmt::format("trixc: run `{}` has ended; there is nothing to {}\n", run_id, signal);
     return 1;
   }
-  if (deploy.empty()) {
+  if (open.empty()) {
     std::cerr << fmt::format("trixc: run `{}` is not in a rollout; there is nothing to {}\n", run_id, signal);
     return 1;
   }
@@ -446,7 +453,9 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
   gmtime_r(&t, &tm);
   char at[32];
   std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json s{{"signal", signal}, {"deploy", deploy}, {"full", full}, {"who", who}, {"at", at}};
+  std::string deploy;
+  for (const auto& d : open) deploy += (deploy.empty() ? "" : ", ") + d;
+  json s{{"signal", signal}, {"deploy", open.back()}, {"deploys", open}, {"full", full}, {"who", who}, {"at", at}};
   fs::create_directories(dir + "/signals");
   static int n = 0;
   WriteFileAtomic(fmt::format("{}/signals/{}-{}-{}-{}.json", dir, at, getpid(), ++n, signal), s.dump() + "\n");

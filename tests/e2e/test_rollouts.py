@@ -396,6 +396,33 @@ pipeline p {
         self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "promote v2", "weight v2 10", "promote v2"])
         self.assertEqual(len([r for r in self.journal(run_id) if r.get("what") == "paused"]), 1)
 
+    def test_abort_reaches_every_rollout_of_a_parallel_block(self):
+        # Two deploys in `parallel`, both paused: one `trixc abort` aborts
+        # both (it used to reach only the last one started; the other stayed
+        # paused and a second abort said the run was not in a rollout).
+        self.runbook("""
+environment dev {}
+service a { provider = command \n set_weight = "echo a ${weight} >> log" \n abort = "echo abort-a >> log" }
+service b { provider = command \n set_weight = "echo b ${weight} >> log" \n abort = "echo abort-b >> log" }
+pipeline p {
+  trigger dispatch
+  stage s {
+    parallel {
+      deploy a version "v2" with canary { weight 10% \n pause \n weight 100% }
+      deploy b version "v2" with canary { weight 20% \n pause \n weight 100% }
+    }
+  }
+}
+""")
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text().count('"what":"paused"') == 2,
+                      timeout=20, what="both pauses", proc=p)
+        self.assertExit(self.trixc("abort", self.run_ids()[0], "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertEqual(sorted(self.lines("log")), ["a 10", "abort-a", "abort-b", "b 20"])
+
     def test_dry_run_changes_nothing(self):
         self.runbook(self.RB)
         r = self.run_rb("--dry-run")
