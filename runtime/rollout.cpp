@@ -71,6 +71,10 @@ class Rollout {
   std::string Analyze(const json& a, int step, std::string* why, Wait* interrupted);
   RolloutResult Fail(const std::string& why, std::string* error);
   bool Promote(std::string* error);
+  /// Blue-green with `auto_promote = false`: the switch waits for `trixc
+  /// promote` (Argo's autoPromotionEnabled: false), unless a promote was
+  /// already given (it ended a pause, which is the same manual gate).
+  Wait SwitchGate(int step);
 
   const json& d_;
   RolloutState& st_;
@@ -146,6 +150,18 @@ bool Rollout::Promote(std::string* error) {
   Rec({{"what", "promoted"}, {"weight", 100}});
   host_.Say(who_, fmt::format("promoted: weight 100% {} — {} serves all traffic", Bar(100), version_));
   return true;
+}
+
+Rollout::Wait Rollout::SwitchGate(int step) {
+  const json& attrs = d_["strategy"]["attrs"];
+  const bool manual = kind_ == "blue_green" && attrs.is_object() && attrs.contains("auto_promote") && attrs["auto_promote"].is_boolean() &&
+                      !attrs["auto_promote"].get<bool>();
+  if (!manual || st_.promote_given || st_.promoted) return Wait::kDone;
+  const std::string run = fs::path(host_.RunDir()).filename().string();
+  host_.Say(who_, fmt::format("auto_promote = false: waiting for `trixc promote {}` to switch traffic to {} (`trixc abort {}` to abort)", run,
+                              version_, run));
+  Rec({{"what", "paused"}, {"step", step}});
+  return Hold(-1, true);
 }
 
 std::string Rollout::Analyze(const json& a, int step, std::string* why, Wait* interrupted) {
@@ -325,7 +341,10 @@ RolloutResult Rollout::Run(std::string* error) {
       }
       // A passed analysis after promotion (blue-green post-promotion) changes nothing.
     } else if (s.contains("promote")) {
-      if (!st_.promoted && !Promote(&e)) return Fail("promotion failed: " + e, error);
+      if (!st_.promoted) {
+        w = SwitchGate(i);
+        if (w != Wait::kAbort && w != Wait::kStop && !Promote(&e)) return Fail("promotion failed: " + e, error);
+      }
     }
     if (w == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
     if (w == Wait::kStop) return Fail(host_.StopReason(), error);
@@ -336,7 +355,12 @@ RolloutResult Rollout::Run(std::string* error) {
   // finished, so it still goes back.
   if (const Wait pending = Hold(0, false); pending == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
   else if (pending == Wait::kStop) return Fail(host_.StopReason(), error);
-  if (!st_.promoted && !Promote(&e)) return Fail("promotion failed: " + e, error);
+  if (!st_.promoted) {
+    const Wait g = SwitchGate(static_cast<int>(steps.size()));
+    if (g == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
+    if (g == Wait::kStop) return Fail(host_.StopReason(), error);
+    if (!Promote(&e)) return Fail("promotion failed: " + e, error);
+  }
   if (kind_ == "blue_green" && !st_.retired) {
     const json& attrs = d_["strategy"]["attrs"];
     const double delay = attrs.contains("scale_down_delay") && attrs["scale_down_delay"].is_number() ? attrs["scale_down_delay"].get<double>() : 30;
@@ -398,6 +422,7 @@ void RolloutState::Apply(const json& r) {
   } else if (what == "signal") {
     consumed_signals.insert(r.value("file", ""));
     if (r.value("signal", "") == "promote" && r.value("full", false)) full_promote = true;
+    if (r.value("signal", "") == "promote") promote_given = true;
   } else if (what == "aborted" || what == "undone") {
     weight = 0;
   }

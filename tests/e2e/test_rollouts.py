@@ -423,6 +423,33 @@ pipeline p {
         self.assertExit((rc, out, err), ROLLED_BACK)
         self.assertEqual(sorted(self.lines("log")), ["a 10", "abort-a", "abort-b", "b 20"])
 
+    def test_blue_green_with_auto_promote_false_waits_for_promote(self):
+        # As the emitted Argo Rollout (autoPromotionEnabled: false): the switch waits for a human.
+        self.runbook("""
+environment dev {}
+service app {
+  provider = command
+  release  = "echo release ${version} >> log"
+  promote  = "echo promote ${version} >> log"
+  abort    = "echo abort ${version} >> log"
+}
+analysis ok { metric m { run "true" } }
+pipeline p {
+  trigger dispatch
+  stage s {
+    deploy app version "v2" with blue_green { analyze ok \n scale_down_delay = 100ms \n auto_promote = false }
+  }
+}
+""")
+        p = self.start_rb()
+        journal = lambda: (self.state / "runs" / self.run_ids()[0] / "journal.jsonl")  # noqa: E731
+        self.wait_for(lambda: self.run_ids() and journal().exists() and '"what":"paused"' in journal().read_text(),
+                      timeout=20, what="the switch to wait", proc=p)
+        self.assertEqual(self.lines("log"), ["release v2"])
+        self.assertExit(self.trixc("promote", self.run_ids()[0], "--state-dir", "st"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertEqual(self.lines("log"), ["release v2", "promote v2"])
+
     def test_dry_run_changes_nothing(self):
         self.runbook(self.RB)
         r = self.run_rb("--dry-run")
