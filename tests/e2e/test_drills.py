@@ -102,6 +102,17 @@ class Drill(TrixTestCase):
         self.assertEqual(order, sorted(order), out)
         self.assertFalse(self.exists("log"))
 
+    def test_a_verify_that_starts_with_a_confirm_is_skipped_too(self):
+        # "as if verify had failed": none of the verify runs, its `confirm` included
+        # (it used to be asked, fail without an attestation, and end the drill as a real failure, 11).
+        self.runbook(RUNBOOK.replace('verify { check "main verify"', 'verify { confirm "smoke-tested by hand" \n check "main verify"'))
+        r = self.run_rb("--env", "dev", "--drill")
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["one", "two", "undo-two", "undo-one", "rollback-block", "rollback-verify"])
+        s = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
+        self.assertNotIn("smoke-tested", s.stdout)
+        self.assertIn("Result: drill passed (exit 0)", s.stdout)
+
     def test_simulate_shows_what_a_drill_would_do(self):
         r = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
         self.assertExit(r, OK)
