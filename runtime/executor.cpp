@@ -1399,10 +1399,16 @@ int Runner::Run() {
       replay_only_ = false;
     }
   }
+  // A drill takes the rollback path after the last stage, as if verify had
+  // failed (§12): at the first verify item (check or confirm) after it; a
+  // verify between two stages runs as in any run.
+  std::size_t last_stage = 0, at = 0;
+  for (std::size_t i = 0; i < plan_["instructions"].size(); ++i) {
+    if (plan_["instructions"][i].value("op", "") == "stage") last_stage = i;
+  }
   for (const auto& in : plan_["instructions"]) {
     if (resume_rollback_) break;
-    // A drill takes the rollback path after the last stage, as if verify had failed (§12).
-    if (opt_.drill && in.value("phase", "") == "verify") break;  // its checks and confirms
+    if (opt_.drill && at++ > last_stage && in.value("phase", "") == "verify") break;
     if (std::chrono::steady_clock::now() >= deadline_) {
       failure_ = "the pipeline timeout passed";
       ok = false;

@@ -23,8 +23,13 @@ class Sim {
     out_ << fmt::format("Simulating {}pipeline `{}` on `{}`{}\n\n", drill_ ? "a rollback drill of " : "", plan_.value("pipeline", ""),
                         plan_.value("environment", ""), fail_.empty() ? std::string(" with nothing failing") : " with failing: " + Join(fail_));
     bool ok = true;
+    // As the run: a drill rolls back at the first verify item after the last stage.
+    std::size_t last_stage = 0, at = 0;
+    for (std::size_t i = 0; i < plan_["instructions"].size(); ++i) {
+      if (plan_["instructions"][i].value("op", "") == "stage") last_stage = i;
+    }
     for (const auto& in : plan_["instructions"]) {
-      if (drill_ && in.value("phase", "") == "verify") break;  // its checks and confirms
+      if (drill_ && at++ > last_stage && in.value("phase", "") == "verify") break;
       if (!Top(in)) {
         ok = false;
         break;

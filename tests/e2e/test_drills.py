@@ -113,6 +113,16 @@ class Drill(TrixTestCase):
         self.assertNotIn("smoke-tested", s.stdout)
         self.assertIn("Result: drill passed (exit 0)", s.stdout)
 
+    def test_a_verify_between_two_stages_does_not_end_the_drill_early(self):
+        # "after the last stage": stage two still runs, the mid verify runs as in any run.
+        self.runbook(RUNBOOK.replace("  stage two {", '  verify "between" { check "mid" run "echo mid >> log" }\n  stage two {'))
+        r = self.run_rb("--env", "dev", "--drill")
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["one", "mid", "two", "undo-two", "undo-one", "rollback-block", "rollback-verify"])
+        s = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
+        self.assertIn("two: run `echo two >> log` ok", s.stdout)
+        self.assertNotIn("main verify", s.stdout)
+
     def test_simulate_shows_what_a_drill_would_do(self):
         r = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
         self.assertExit(r, OK)
