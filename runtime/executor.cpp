@@ -247,7 +247,7 @@ class Runner {
   /// Publishes the metrics file and/or pushgateway group: "running" when the
   /// run starts, its outcome when it ends.
   void WriteMetrics(std::string status);
-  void PushMetrics(const std::string& text, bool running);
+  void PushMetrics(const std::string& text, bool running, const char* method);
   bool Done(const std::string& id) const { return done_.count(id) > 0; }
   /// How output names the step an undo block belongs to: its label, else its source line.
   std::string OwnerName(const json& s) const { return s.contains("label") ? s["label"].get<std::string>() : Where(s); }
@@ -752,7 +752,8 @@ bool Runner::StepUnguarded(const json& s, const std::string& who) {
   if (ok) {
     std::lock_guard<std::mutex> lock(state_mu_);
     done_.insert(id);
-    if (s.contains("undo") && !opt_.dry_run) undo_stack_.push_back({OwnerName(s), s["undo"]});
+    // A dry run rolls back only as a drill, which then shows these undo blocks too.
+    if (s.contains("undo") && (!opt_.dry_run || opt_.drill)) undo_stack_.push_back({OwnerName(s), s["undo"]});
   }
   return ok;
 }
@@ -1177,9 +1178,11 @@ void Runner::WriteMetrics(std::string status) {
   }
   // `with_others`: the metrics file's text; without, this run's alone (the
   // Pushgateway groups by pipeline and environment).
-  auto compose = [&](bool with_others) {
+  // `only`: just that family (a drill's push).
+  auto compose = [&](bool with_others, const char* only = nullptr) {
     std::string out;
     for (const Family& f : kFamilies) {
+      if (only && std::string(f.name) != only) continue;
       std::string others;
       if (with_others) {
         const std::string family = std::string(f.name) + "{";
@@ -1198,7 +1201,10 @@ void Runner::WriteMetrics(std::string status) {
     }
     return out;
   };
-  const std::string m = compose(false);
+  // A drill pushes only its own counter, with POST, which replaces just the
+  // families pushed: a PUT would wipe the group's deployment series (and
+  // resolve a TrixDeploymentFailed that a real run raised).
+  const std::string m = drill ? compose(false, "trix_drills_total") : compose(false);
   if (!opt_.metrics_file.empty()) {
     try {
       WriteFileAtomic(opt_.metrics_file, compose(true));
@@ -1208,11 +1214,12 @@ void Runner::WriteMetrics(std::string status) {
     }
   }
   file_lock.Release();
-  if (!opt_.pushgateway.empty()) PushMetrics(m, running);
+  if (!opt_.pushgateway.empty()) PushMetrics(m, running, drill ? "POST" : "PUT");
 }
 
-void Runner::PushMetrics(const std::string& text, bool running) {
-  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E.
+void Runner::PushMetrics(const std::string& text, bool running, const char* method) {
+  // The Pushgateway API: PUT replaces the group job/trix/pipeline/P/environment/E;
+  // POST replaces only the metric families it carries.
   auto seg = [](const std::string& v) {
     std::string out;
     for (unsigned char c : v) out += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
@@ -1221,7 +1228,7 @@ void Runner::PushMetrics(const std::string& text, bool running) {
   std::string base = opt_.pushgateway;
   while (!base.empty() && base.back() == '/') base.pop_back();
   HttpRequest req;
-  req.method = "PUT";
+  req.method = method;
   req.url = fmt::format("{}/metrics/job/trix/pipeline/{}/environment/{}", base, seg(plan_.value("pipeline", "")), seg(plan_.value("environment", "")));
   req.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
   req.body = text;
@@ -1392,10 +1399,16 @@ int Runner::Run() {
       replay_only_ = false;
     }
   }
+  // A drill takes the rollback path after the last stage, as if verify had
+  // failed (§12): at the first verify item (check or confirm) after it; a
+  // verify between two stages runs as in any run.
+  std::size_t last_stage = 0, at = 0;
+  for (std::size_t i = 0; i < plan_["instructions"].size(); ++i) {
+    if (plan_["instructions"][i].value("op", "") == "stage") last_stage = i;
+  }
   for (const auto& in : plan_["instructions"]) {
     if (resume_rollback_) break;
-    // A drill takes the rollback path after the last stage, as if verify had failed (§12).
-    if (opt_.drill && in.value("op", "") == "check" && in.value("phase", "") == "verify") break;
+    if (opt_.drill && at++ > last_stage && in.value("phase", "") == "verify") break;
     if (std::chrono::steady_clock::now() >= deadline_) {
       failure_ = "the pipeline timeout passed";
       ok = false;
@@ -1561,18 +1574,29 @@ int Status(const std::string& state_dir, const std::string& run_id) {
     std::string status = "interrupted (resume with `trixc run --resume " + id + "`)";
     std::string what;
     bool alive = false;
+    long pid = 0;
     try {
       for (const auto& r : ReadJournal(runs + "/" + id + "/journal.jsonl")) {
         if (r.value("event", "") == "run_start")
           what = fmt::format("{} on {} by {}{}", r.value("pipeline", ""), r.value("environment", ""), r.value("started_by", ""),
                              r.value("drill", false) ? " (drill)" : "");
         if (r.value("event", "") == "run_start" || r.value("event", "") == "run_resume") {
-          const long pid = r.value("pid", 0L);
+          pid = r.value("pid", 0L);
           alive = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
           status = alive ? fmt::format("running (pid {})", pid) : "interrupted (resume with `trixc run --resume " + id + "`)";
         }
         if (r.value("event", "") == "approval_wait") status = "waiting for approval `" + r.value("approval", "") + "`";
         if (r.value("event", "") == "approved") status = alive ? "running" : "interrupted (resume with `trixc run --resume " + id + "`)";
+        // A rollout paused for `trixc promote` (a pause without duration, or an inconclusive analysis).
+        if (r.value("event", "") == "rollout" && alive) {
+          const std::string w = r.value("what", "");
+          if (w == "paused") {
+            status = fmt::format("paused in a rollout{}: `trixc promote {}` to go on, `trixc abort {}` to abort",
+                                 r.contains("reason") ? " (an analysis was inconclusive)" : "", id, id);
+          } else if (w == "signal" || w == "step_done" || w == "aborted" || w == "finished") {
+            status = fmt::format("running (pid {})", pid);
+          }
+        }
         if (r.value("event", "") == "interrupted" || r.value("event", "") == "resume_refused")
           status = "interrupted (resume with `trixc run --resume " + id + "`)";
         if (r.value("event", "") == "run_end") status = fmt::format("{} (exit {})", r.value("status", ""), r.value("exit_code", 0));

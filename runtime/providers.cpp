@@ -47,10 +47,17 @@ class NginxProvider : public Provider {
     reload_ = svc.contains("reload") ? host_.Render(svc["reload"], {}) : std::string("nginx -s reload");
     env_ = host_.Env(svc.value("env", json::object()));
   }
-  bool Release(json&, std::string* error) override { return Apply(0, error); }
+  bool Release(json&, std::string* error) override {
+    const bool ok = Apply(0, error);
+    // A failed Apply leaves the file and nginx as they were (unless putting
+    // the file back failed too): the abort that follows has nothing to undo,
+    // and repeating the failing rewrite would report a failed rollback.
+    unreleased_ = !ok && !dirty_;
+    return ok;
+  }
   bool SetWeight(double p, const json&, std::string* error) override { return Apply(p, error); }
   bool Promote(const json&, std::string* error) override { return Apply(100, error); }
-  bool Abort(bool, bool, const json&, std::string* error) override { return Apply(0, error); }
+  bool Abort(bool, bool, const json&, std::string* error) override { return unreleased_ || Apply(0, error); }
   bool Retire(const json&, std::string*) override { return true; }  // the old backend is not nginx's to stop
   bool Rolling(json&, std::string* error) override { return Apply(100, error); }
 
@@ -81,6 +88,7 @@ class NginxProvider : public Provider {
     try {
       WriteFileAtomic(config_, before);
     } catch (const std::exception&) {
+      dirty_ = true;
     }
     *error = fmt::format("nginx reload (`{}`) failed: {}; {} restored", reload_, r.error, config_);
     return false;
@@ -89,6 +97,8 @@ class NginxProvider : public Provider {
   std::string who_, config_, upstream_, stable_, canary_, reload_;
   std::vector<std::pair<std::string, std::string>> env_;
   RolloutHost& host_;
+  bool dirty_ = false;       // a failed change could not be put back
+  bool unreleased_ = false;  // the release failed and changed nothing
 };
 
 // ---- command ------------------------------------------------------------------------------
@@ -176,7 +186,8 @@ class K8sProvider : public Provider {
 
   bool SetWeight(double p, const json& memo, std::string* error) override {
     const int total = memo.value("replicas", 1);
-    const int canary = std::max(1, static_cast<int>(std::lround(total * p / 100.0)));
+    // 0% (a canary's first weight may be 0%) gives the canary no pod, so no traffic.
+    const int canary = p <= 0 ? 0 : std::max(1, static_cast<int>(std::lround(total * p / 100.0)));
     const int stable = std::max(1, total - canary);
     return Kubectl(fmt::format("scale deployment/{} --replicas={}", Q(deployment_ + "-canary"), canary), error) &&
            Kubectl(fmt::format("scale deployment/{} --replicas={}", Q(deployment_), stable), error);

@@ -71,6 +71,10 @@ class Rollout {
   std::string Analyze(const json& a, int step, std::string* why, Wait* interrupted);
   RolloutResult Fail(const std::string& why, std::string* error);
   bool Promote(std::string* error);
+  /// Blue-green with `auto_promote = false`: the switch waits for `trixc
+  /// promote` (Argo's autoPromotionEnabled: false), unless a promote was
+  /// already given (it ended a pause, which is the same manual gate).
+  Wait SwitchGate(int step);
 
   const json& d_;
   RolloutState& st_;
@@ -96,7 +100,13 @@ std::vector<Signal> Rollout::Signals() {
     std::stringstream ss;
     ss << in.rdbuf();
     json j = json::parse(ss.str(), nullptr, false);
-    if (!j.is_object() || j.value("deploy", id_) != id_) continue;
+    if (!j.is_object()) continue;
+    // `deploys`: every rollout in progress when the signal was given (deploys in `parallel`).
+    bool mine = j.value("deploy", id_) == id_;
+    if (j.contains("deploys") && j["deploys"].is_array()) {
+      for (const auto& d : j["deploys"]) mine = mine || (d.is_string() && d.get<std::string>() == id_);
+    }
+    if (!mine) continue;
     out.push_back({n, j.value("signal", ""), j.value("full", false), j.value("who", "")});
   }
   return out;
@@ -142,6 +152,18 @@ bool Rollout::Promote(std::string* error) {
   return true;
 }
 
+Rollout::Wait Rollout::SwitchGate(int step) {
+  const json& attrs = d_["strategy"]["attrs"];
+  const bool manual = kind_ == "blue_green" && attrs.is_object() && attrs.contains("auto_promote") && attrs["auto_promote"].is_boolean() &&
+                      !attrs["auto_promote"].get<bool>();
+  if (!manual || st_.promote_given || st_.promoted) return Wait::kDone;
+  const std::string run = fs::path(host_.RunDir()).filename().string();
+  host_.Say(who_, fmt::format("auto_promote = false: waiting for `trixc promote {}` to switch traffic to {} (`trixc abort {}` to abort)", run,
+                              version_, run));
+  Rec({{"what", "paused"}, {"step", step}});
+  return Hold(-1, true);
+}
+
 std::string Rollout::Analyze(const json& a, int step, std::string* why, Wait* interrupted) {
   const std::string name = a.value("name", "?");
   struct M {
@@ -158,6 +180,12 @@ std::string Rollout::Analyze(const json& a, int step, std::string* why, Wait* in
   }
   host_.Say(who_, fmt::format("analysis `{}`: {} metric(s)", name, ms.size()));
   while (true) {
+    // As Argo: once a metric is over its inconclusive_limit the analysis is
+    // inconclusive at once (the rollout pauses for a human now, not after
+    // the remaining measurements; a resumed pause does not measure again).
+    bool over = false;
+    for (auto& m : ms) over = over || st_.measured[{step, m.name}][2] > m.inconclusive_limit;
+    if (over) break;
     M* next = nullptr;
     for (auto& m : ms) {
       if (st_.measured[{step, m.name}][0] >= m.count) continue;
@@ -263,12 +291,25 @@ RolloutResult Rollout::Run(std::string* error) {
   } else if (st_.released) {
     host_.Say(who_, fmt::format("resuming at strategy step {}", st_.next_step + 1));
   }
+  // A full promotion taken before a crash still holds after --resume.
+  full_promote_ = st_.full_promote;
   for (int i = st_.next_step; i < static_cast<int>(steps.size()) && !full_promote_; ++i) {
     const json& s = steps[static_cast<std::size_t>(i)];
-    if (!host_.StopReason().empty()) return Fail(host_.StopReason(), error);
+    // An abort or a full promotion given while the previous step ran (a
+    // slow set_weight, say) acts now, not only at the next pause or analysis.
+    if (const Wait pending = Hold(0, false); pending == Wait::kAbort) {
+      return Fail("aborted by `trixc abort`", error);
+    } else if (pending == Wait::kStop) {
+      return Fail(host_.StopReason(), error);
+    } else if (pending == Wait::kFull) {
+      full_promote_ = true;
+      break;
+    }
     Wait w = Wait::kDone;
     if (s.contains("weight")) {
-      const double p = s["weight"].get<double>() * 100;
+      // The plan holds a fraction (0.07 for 7%); `* 100` alone would give
+      // 7.000000000000001, which `${weight}` and the journal would carry.
+      const double p = std::round(s["weight"].get<double>() * 100 * 1e6) / 1e6;
       if (p >= 100) {
         if (!Promote(&e)) return Fail("promotion failed: " + e, error);
       } else {
@@ -300,14 +341,26 @@ RolloutResult Rollout::Run(std::string* error) {
       }
       // A passed analysis after promotion (blue-green post-promotion) changes nothing.
     } else if (s.contains("promote")) {
-      if (!st_.promoted && !Promote(&e)) return Fail("promotion failed: " + e, error);
+      if (!st_.promoted) {
+        w = SwitchGate(i);
+        if (w != Wait::kAbort && w != Wait::kStop && !Promote(&e)) return Fail("promotion failed: " + e, error);
+      }
     }
     if (w == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
     if (w == Wait::kStop) return Fail(host_.StopReason(), error);
     if (w == Wait::kFull) full_promote_ = true;
     Rec({{"what", "step_done"}, {"step", i}});
   }
-  if (!st_.promoted && !Promote(&e)) return Fail("promotion failed: " + e, error);
+  // The same for an abort given during the last step: the rollout has not
+  // finished, so it still goes back.
+  if (const Wait pending = Hold(0, false); pending == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
+  else if (pending == Wait::kStop) return Fail(host_.StopReason(), error);
+  if (!st_.promoted) {
+    const Wait g = SwitchGate(static_cast<int>(steps.size()));
+    if (g == Wait::kAbort) return Fail("aborted by `trixc abort`", error);
+    if (g == Wait::kStop) return Fail(host_.StopReason(), error);
+    if (!Promote(&e)) return Fail("promotion failed: " + e, error);
+  }
   if (kind_ == "blue_green" && !st_.retired) {
     const json& attrs = d_["strategy"]["attrs"];
     const double delay = attrs.contains("scale_down_delay") && attrs["scale_down_delay"].is_number() ? attrs["scale_down_delay"].get<double>() : 30;
@@ -368,6 +421,8 @@ void RolloutState::Apply(const json& r) {
     if (r.value("result", "") == "inconclusive") c[2] += 1;
   } else if (what == "signal") {
     consumed_signals.insert(r.value("file", ""));
+    if (r.value("signal", "") == "promote" && r.value("full", false)) full_promote = true;
+    if (r.value("signal", "") == "promote") promote_given = true;
   } else if (what == "aborted" || what == "undone") {
     weight = 0;
   }
@@ -395,14 +450,15 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
     std::cerr << fmt::format("trixc: no run `{}` under {}/runs\n", run_id, state_dir);
     return 2;
   }
-  // The rollout in progress: the last deploy started and not ended.
-  std::string deploy, service;
+  // The rollouts in progress: every deploy started and not ended (several
+  // when deploys run in `parallel`; the signal is for all of them).
+  std::vector<std::string> open;
   bool ended = false;
   try {
     for (const auto& r : ReadJournal(dir + "/journal.jsonl")) {
       const std::string ev = r.value("event", "");
-      if (ev == "start" && r.value("op", "") == "deploy") deploy = r.value("id", "");
-      if (ev == "end" && r.value("id", "") == deploy) deploy.clear();
+      if (ev == "start" && r.value("op", "") == "deploy") open.push_back(r.value("id", ""));
+      if (ev == "end") open.erase(std::remove(open.begin(), open.end(), r.value("id", "")), open.end());
       if (ev == "run_end") ended = true;
     }
   } catch (const std::exception& e) {
@@ -413,7 +469,7 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
     std::cerr << fmt::format("trixc: run `{}` has ended; there is nothing to {}\n", run_id, signal);
     return 1;
   }
-  if (deploy.empty()) {
+  if (open.empty()) {
     std::cerr << fmt::format("trixc: run `{}` is not in a rollout; there is nothing to {}\n", run_id, signal);
     return 1;
   }
@@ -422,7 +478,9 @@ int SignalRollout(const std::string& state_dir, const std::string& run_id, const
   gmtime_r(&t, &tm);
   char at[32];
   std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json s{{"signal", signal}, {"deploy", deploy}, {"full", full}, {"who", who}, {"at", at}};
+  std::string deploy;
+  for (const auto& d : open) deploy += (deploy.empty() ? "" : ", ") + d;
+  json s{{"signal", signal}, {"deploy", open.back()}, {"deploys", open}, {"full", full}, {"who", who}, {"at", at}};
   fs::create_directories(dir + "/signals");
   static int n = 0;
   WriteFileAtomic(fmt::format("{}/signals/{}-{}-{}-{}.json", dir, at, getpid(), ++n, signal), s.dump() + "\n");

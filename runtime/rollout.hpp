@@ -66,6 +66,8 @@ struct RolloutState {
   bool promoted = false;
   bool retired = false;
   bool finished = false;
+  bool full_promote = false;        // `trixc promote --full` was taken: skip every remaining step
+  bool promote_given = false;       // a `trixc promote` was taken (it opens a manual blue-green switch)
   int next_step = 0;                // first strategy step not yet done
   double weight = 0;                // traffic to the new version, percent
   nlohmann::json memo = nlohmann::json::object();  // provider facts (replicas, colours)

@@ -23,21 +23,25 @@ class Sim {
     out_ << fmt::format("Simulating {}pipeline `{}` on `{}`{}\n\n", drill_ ? "a rollback drill of " : "", plan_.value("pipeline", ""),
                         plan_.value("environment", ""), fail_.empty() ? std::string(" with nothing failing") : " with failing: " + Join(fail_));
     bool ok = true;
+    // As the run: a drill rolls back at the first verify item after the last stage.
+    std::size_t last_stage = 0, at = 0;
+    for (std::size_t i = 0; i < plan_["instructions"].size(); ++i) {
+      if (plan_["instructions"][i].value("op", "") == "stage") last_stage = i;
+    }
     for (const auto& in : plan_["instructions"]) {
-      if (drill_ && in.value("op", "") == "check" && in.value("phase", "") == "verify") break;
+      if (drill_ && at++ > last_stage && in.value("phase", "") == "verify") break;
       if (!Top(in)) {
         ok = false;
         break;
       }
     }
-    for (const auto& f : fail_) {
-      if (!matched_.count(f)) out_ << fmt::format("note: nothing on the path is called `{}`\n", f);
-    }
     if (ok && !drill_) {
+      Notes();
       out_ << "\nResult: succeeded (exit 0)\n";
       return kSucceeded;
     }
     if (!ok && !changed_) {
+      Notes();
       out_ << "\nResult: stopped, nothing changed (exit 10)\n";
       return kStoppedNothingChanged;
     }
@@ -51,6 +55,8 @@ class Sim {
     for (const auto& c : plan_["rollback_verify"]) {
       if (c.value("op", "") == "check") rb_ok = Item(c, 1, "rollback verify") && rb_ok;
     }
+    // After the rollback walk: a name given with --fail may be a rollback step or check.
+    Notes();
     if (ok) {
       out_ << (rb_ok ? "\nResult: drill passed (exit 0)\n" : "\nResult: drill failed: the rollback path does not work (exit 12)\n");
       return rb_ok ? kSucceeded : kRollbackFailed;
@@ -64,6 +70,11 @@ class Sim {
   }
 
  private:
+  void Notes() {
+    for (const auto& f : fail_) {
+      if (!matched_.count(f)) out_ << fmt::format("note: nothing on the path is called `{}`\n", f);
+    }
+  }
   static std::string Join(const std::set<std::string>& s) {
     std::string o;
     for (const auto& x : s) o += (o.empty() ? "" : ", ") + x;
@@ -104,35 +115,38 @@ class Sim {
   }
   void Line(int indent, const std::string& s) { out_ << std::string(static_cast<std::size_t>(indent) * 2, ' ') << s << "\n"; }
 
-  bool Item(const json& c, int indent, const std::string& where) {
+  // `group`: the gate the item belongs to, so `--fail GATE` fails the gate.
+  bool Item(const json& c, int indent, const std::string& where, const std::string& group = "") {
     const std::string op = c.value("op", "");
     if (op == "check") {
       const std::string label = Text(c["label"]);
-      const bool f = Fails({label, c.value("id", "")});
+      const bool f = Fails({label, c.value("id", ""), group});
       Line(indent, fmt::format("{}: check \"{}\" {}", where, label, f ? "FAILS" : "passes"));
       return !f;
     }
     const std::string text = Text(c["text"]);
-    const bool f = Fails({text, c.value("id", "")});
+    const bool f = Fails({text, c.value("id", ""), group});
     Line(indent, fmt::format("{}: confirm \"{}\" {}", where, text, f ? "is NOT confirmed" : "is confirmed"));
     return !f;
   }
 
   bool Step(const json& s, int indent, const std::string& where) {
     const std::string op = s.value("op", "");
-    if (!Guard(s, indent)) {
-      Line(indent, fmt::format("{}: {} skipped (its guard is false)", where, s.value("id", "")));
-      return true;
-    }
     const std::string label = s.value("label", "");
     std::string what;
     if (op == "run") what = "run `" + Text(s["command"]) + "`";
     else if (op == "http") what = "http " + s.value("method", "GET") + " " + Text(s["url"]);
     else if (op == "deploy") what = "deploy " + s["service"].value("name", "?");
-    else if (op == "call") what = "call " + s.value("action", "?");
+    else if (op == "deploy_abort") {
+      auto d = deploys_.find(s.value("deploy", ""));
+      what = fmt::format("abort the rollout of {} (traffic back to the previous version)", d == deploys_.end() ? std::string("?") : d->second);
+    } else if (op == "call") what = "call " + s.value("action", "?");
     else if (op == "approve") what = "approve " + s["approval"].value("name", "?");
-    else if (op == "wait" || op == "wait_until" || op == "notify" || op == "parallel") what = op;
     else what = op;
+    if (!Guard(s, indent)) {
+      Line(indent, fmt::format("{}: {} skipped (its guard is false)", where, label.empty() ? what : label));
+      return true;
+    }
     std::vector<std::string> names = {label, s.value("id", "")};
     if (op == "approve") names.push_back(s["approval"].value("name", ""));
     if (op == "call") names.push_back(s.value("action", ""));
@@ -145,7 +159,9 @@ class Sim {
     bool ok = !Fails(names);
     Line(indent, fmt::format("{}: {}{} {}", where, label.empty() ? "" : label + ": ", what, ok ? "ok" : "FAILS"));
     if (op == "deploy") {
+      deploys_[s.value("id", "")] = s["service"].value("name", "?");
       // The strategy steps up to the failing analysis, then the abort.
+      bool aborted = false;
       for (const auto& st : s["strategy"]["steps"]) {
         if (st.contains("weight")) Line(indent + 1, fmt::format("weight {:g}%", st["weight"].get<double>() * 100));
         if (st.contains("pause_s")) Line(indent + 1, "pause");
@@ -155,9 +171,13 @@ class Sim {
           const std::string a = st["analyze"].value("name", "");
           const bool fails = Fails({a});
           Line(indent + 1, fmt::format("analysis `{}` {}", a, fails ? "FAILS: the rollout aborts, traffic back to the stable version" : "passes"));
-          if (fails) break;
+          if (fails) {
+            aborted = true;
+            break;
+          }
         }
       }
+      if (!ok && !aborted) Line(indent + 1, "the rollout FAILS: it aborts, traffic back to the stable version");
     }
     if (ok && (op == "call" || op == "parallel")) {
       for (const auto& c : s["children"]) {
@@ -174,7 +194,15 @@ class Sim {
       o.status = ok ? 200 : 500;
       steps_[label] = o;
     }
-    if (ok && s.contains("undo")) undo_.push_back({s.value("id", ""), s["undo"]});
+    if (ok && s.contains("undo")) {
+      // Named as the run names it: by label, else by what it is and where.
+      std::string name = label;
+      if (name.empty()) {
+        const json& loc = s.contains("loc") ? s["loc"] : json::object();
+        name = fmt::format("{} ({}:{})", what, loc.value("file", "?"), loc.value("line", 0));
+      }
+      undo_.push_back({name, s["undo"]});
+    }
     return ok;
   }
 
@@ -182,7 +210,9 @@ class Sim {
     const std::string op = in.value("op", "");
     const std::string phase = in.value("phase", "");
     if (!Guard(in, 0)) return true;
-    if (op == "check" || op == "confirm") return Item(in, 0, phase == "gate" ? "gate " + in.value("group", "") : "verify");
+    if (op == "check" || op == "confirm") {
+      return phase == "gate" ? Item(in, 0, "gate " + in.value("group", ""), in.value("group", "")) : Item(in, 0, "verify");
+    }
     if (op == "baseline") {
       const bool f = Fails({in.value("name", ""), in.value("id", "")});
       Line(0, fmt::format("baseline {}: {}", in.value("name", ""), f ? "cannot be measured (FAILS)" : "measured"));
@@ -219,7 +249,8 @@ class Sim {
   std::set<std::string> matched_;
   std::map<std::string, StepOutcome> steps_;
   std::map<std::string, double> baselines_;
-  std::vector<std::pair<std::string, json>> undo_;
+  std::vector<std::pair<std::string, json>> undo_;  // (name of the step, its undo block)
+  std::map<std::string, std::string> deploys_;       // deploy id -> service name
   bool changed_ = false;
 };
 

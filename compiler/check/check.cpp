@@ -21,7 +21,7 @@ namespace {
 using ast::ExprKind;
 
 // ---- attribute tables -------------------------------------------------------------
-enum class AT { Str, Int, Bool, Dur, Map, StrList, Cron, Window, FreezeList, EnvList, ApprovalList, Enum, Any, NumOrPercent, NonNegInt };
+enum class AT { Str, Int, Bool, Dur, Map, StrList, Cron, Window, FreezeList, EnvList, ApprovalList, Enum, Any, NumOrPercent, NonNegInt, PosInt };
 
 struct AttrSpec {
   std::string_view name;
@@ -44,7 +44,7 @@ const Specs kPromProbeOpts = {{"timeout", AT::Dur}, {"retries", AT::NonNegInt}, 
                               {"on_no_data", AT::Enum, "fail|pass|inconclusive"}};
 const Specs kWaitUntilOpts = {{"timeout", AT::Dur}, {"interval", AT::Dur}, {"headers", AT::Map}, {"retries", AT::NonNegInt},
                               {"on_no_data", AT::Enum, "fail|pass|inconclusive"}, {"dir", AT::Str}, {"env", AT::Map}};
-const Specs kMetricAttrs = {{"interval", AT::Dur}, {"count", AT::NonNegInt}, {"failure_limit", AT::NonNegInt},
+const Specs kMetricAttrs = {{"interval", AT::Dur}, {"count", AT::PosInt}, {"failure_limit", AT::NonNegInt},
                             {"inconclusive_limit", AT::NonNegInt}, {"on_no_data", AT::Enum, "fail|pass|inconclusive"},
                             {"timeout", AT::Dur}};
 const Specs kApprovalAttrs = {{"timeout", AT::Dur}, {"description", AT::Str}};
@@ -879,6 +879,11 @@ void Checker::CheckAttrValue(const ast::Attr& a, const AttrSpec& spec, Scope& sc
       Expect(v, Type::Of(Kind::Int), sc, what);
       if (v.kind == ExprKind::Unary && v.text == "-") d_.Report(DiagCode::E309, v.range, fmt::format("{} cannot be negative", what));
       break;
+    case AT::PosInt:
+      Expect(v, Type::Of(Kind::Int), sc, what);
+      if ((v.kind == ExprKind::Unary && v.text == "-") || (v.kind == ExprKind::Int && v.number < 1))
+        d_.Report(DiagCode::E309, v.range, fmt::format("{} must be at least 1", what));
+      break;
     case AT::Bool: Expect(v, Type::Of(Kind::Bool), sc, what); break;
     case AT::Dur: Expect(v, Type::Of(Kind::Duration), sc, what); break;
     case AT::Map: Expect(v, Type::Of(Kind::Map), sc, what); break;
@@ -1347,8 +1352,6 @@ void Checker::CheckStrategy(const ast::Step& s, const ast::Strategy& st, Scope& 
       case ast::StrategyItemKind::Weight:
         if (it.percent > 1.0 + 1e-12) {
           d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` is above 100%", it.spelling));
-        } else if (it.percent <= 0) {
-          d_.Report(DiagCode::E403, it.range, fmt::format("canary weight `{}` sends no traffic to the new version; a weight must be above 0%", it.spelling));
         } else if (last_weight && it.percent <= last + 1e-12) {
           d_.Report(DiagCode::E403, it.range, fmt::format("canary weights must strictly increase: `{}` follows `{}`", it.spelling, last_weight->spelling))
               .Note(last_weight->range, "the previous weight");

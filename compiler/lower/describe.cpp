@@ -108,7 +108,7 @@ class Writer {
       Line(indent, mark + label + fmt::format("deploy {} version {} with {} (provider {})", s["service"].value("name", "?"), Text(s["version"]),
                                             st.value("kind", "rolling"), s["service"].value("provider", "?")) + guard);
       for (const auto& x : st["steps"]) {
-        if (x.contains("weight")) Line(indent + 2, fmt::format("weight {}%", x["weight"].get<double>() * 100));
+        if (x.contains("weight")) Line(indent + 2, fmt::format("weight {:g}%", x["weight"].get<double>() * 100));
         else if (x.contains("pause_s")) Line(indent + 2, "pause " + Seconds(x["pause_s"]));
         else if (x.contains("pause")) Line(indent + 2, "pause until `trixc promote RUN_ID`");
         else if (x.contains("promote")) Line(indent + 2, "promote");

@@ -94,6 +94,35 @@ class Drill(TrixTestCase):
         self.assertExit(r, STOPPED)
         self.assertFalse(self.exists("log"))
 
+    def test_a_dry_run_drill_shows_the_undo_blocks_it_would_run(self):
+        r = self.run_rb("--env", "dev", "--drill", "--dry-run")
+        self.assertExit(r, OK)
+        out = r.stdout
+        order = [out.index(x) for x in ("would run: echo undo-two", "would run: echo undo-one", "would run: echo rollback-block")]
+        self.assertEqual(order, sorted(order), out)
+        self.assertFalse(self.exists("log"))
+
+    def test_a_verify_that_starts_with_a_confirm_is_skipped_too(self):
+        # "as if verify had failed": none of the verify runs, its `confirm` included
+        # (it used to be asked, fail without an attestation, and end the drill as a real failure, 11).
+        self.runbook(RUNBOOK.replace('verify { check "main verify"', 'verify { confirm "smoke-tested by hand" \n check "main verify"'))
+        r = self.run_rb("--env", "dev", "--drill")
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["one", "two", "undo-two", "undo-one", "rollback-block", "rollback-verify"])
+        s = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
+        self.assertNotIn("smoke-tested", s.stdout)
+        self.assertIn("Result: drill passed (exit 0)", s.stdout)
+
+    def test_a_verify_between_two_stages_does_not_end_the_drill_early(self):
+        # "after the last stage": stage two still runs, the mid verify runs as in any run.
+        self.runbook(RUNBOOK.replace("  stage two {", '  verify "between" { check "mid" run "echo mid >> log" }\n  stage two {'))
+        r = self.run_rb("--env", "dev", "--drill")
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["one", "mid", "two", "undo-two", "undo-one", "rollback-block", "rollback-verify"])
+        s = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
+        self.assertIn("two: run `echo two >> log` ok", s.stdout)
+        self.assertNotIn("main verify", s.stdout)
+
     def test_simulate_shows_what_a_drill_would_do(self):
         r = self.trixc("simulate", "rb.trix", "--env", "dev", "--drill")
         self.assertExit(r, OK)

@@ -374,6 +374,19 @@ class Pushgateway(TrixTestCase):
         self.assertEqual(metrics["trix_rollbacks_total"][0][1], 1)
         self.assertIn("pushed to", r.stdout)
 
+    def test_a_drill_does_not_replace_the_deployment_series_of_the_group(self):
+        # PUT replaces a Pushgateway group: a drill pushing that way would wipe
+        # the last real run's status (resolving TrixDeploymentFailed) and reset
+        # its counters. A drill POSTs its own counter only.
+        gw = self.http_server({self.PATH: Route(200, "")})
+        self.assertExit(self.run_rb("--param", "mode=step", "--pushgateway", gw.url), ROLLED_BACK)
+        self.assertExit(self.run_rb("--param", "mode=ok", "--pushgateway", gw.url, "--drill"), OK)
+        pushes = [(m, b) for (m, p, b, h) in gw.requests if p == self.PATH]
+        self.assertEqual([m for m, _ in pushes], ["PUT", "PUT", "POST"])
+        drill = parse_metrics(pushes[2][1])
+        self.assertEqual(set(drill), {"trix_drills_total"})
+        self.assertEqual({labels["status"]: v for labels, v in drill["trix_drills_total"]}, {"passed": 1, "failed": 0})
+
     def test_a_failed_push_is_a_warning_not_a_failure(self):
         gw = self.http_server({})  # every path answers 404
         r = self.run_rb("--param", "mode=ok", "--pushgateway", gw.url)

@@ -212,6 +212,36 @@ pipeline p {{
         self.assertEqual(self.nginx.traffic(20), {"v2": 20})
         self.assertEqual([r["weight"] for r in self.rollout_records(run_id, "weight")], [10])
 
+    def test_a_first_weight_of_zero_percent_sends_no_traffic_until_the_next_step(self):
+        # §7/E403: weights strictly increase and end at 100%; 0% may start them
+        # (as Argo's setWeight: 0), e.g. to look at the new version before traffic.
+        self.backends()
+        self.runbook_for("canary { weight 0% \n pause \n weight 100% }")
+        p = self.start_rb()
+        run_id = self.wait_paused(p)
+        self.assertEqual(self.nginx.traffic(20), {"v1": 20})
+        self.assertExit(self.trixc("promote", run_id, "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), OK)
+        self.assertEqual(self.nginx.traffic(20), {"v2": 20})
+        self.assertEqual([r["weight"] for r in self.rollout_records(run_id, "weight")], [0])
+
+    def test_a_release_that_changes_nothing_fails_as_rolled_back_not_as_rollback_failed(self):
+        # The upstream block does not exist: the release cannot change the
+        # config, so traffic never moved and there is nothing to restore
+        # (exit 11, not 12 "needs a human").
+        self.backends()
+        self.runbook_for("canary { weight 25% \n weight 100% }")
+        self.runbook(self.read("rb.trix").replace('upstream = "app"', 'upstream = "nosuch"'))
+        before = (self.nginx.dir / "upstream.conf").read_text()
+        r = self.run_rb()
+        self.assertExit(r, ROLLED_BACK)
+        self.assertIn("no `upstream nosuch { ... }` block", r.stdout)
+        self.assertNotIn("ABORT FAILED", r.stdout)
+        self.assertEqual((self.nginx.dir / "upstream.conf").read_text(), before)
+        self.assertEqual(self.nginx.traffic(20), {"v1": 20})
+        self.assertEqual(self.lines("log"), ["before", "undo-before"])
+
     def test_blue_green_failed_post_promotion_analysis_switches_back(self):
         self.backends(canary_health=500)
         # pre-promotion: the new colour is ready; post-promotion: health through nginx fails
@@ -307,6 +337,119 @@ pipeline p {
         self.assertExit((rc, out, err), ROLLED_BACK)
         self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "abort v2"])
 
+    def test_weight_is_the_percentage_as_written(self):
+        # 7% is the fraction 0.07 in the plan; `${weight}` must still be 7, not 7.000000000000001.
+        self.runbook(self.RB.replace("weight 10% \n weight 40%", "weight 7% \n weight 29% \n weight 57%"))
+        r = self.run_rb()
+        self.assertExit(r, OK)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 7", "weight v2 29", "weight v2 57", "promote v2"])
+        self.assertEqual([x["weight"] for x in self.journal(self.run_ids()[0]) if x.get("what") == "weight"], [7, 29, 57])
+        plan = self.trixc("plan", "rb.trix")
+        self.assertIn("weight 7%", plan.stdout)
+        self.assertIn("weight 29%", plan.stdout)
+
+    def test_an_abort_given_during_a_weight_change_acts_before_the_next_step(self):
+        # No pause or analysis follows: the abort must still be obeyed (it was
+        # accepted with exit 0), not ignored while the rollout completes.
+        self.runbook(self.RB.replace('set_weight = "echo weight ${version} ${weight} >> log"',
+                                     'set_weight = "echo weight ${version} ${weight} >> log; sleep 1"'))
+        p = self.start_rb()
+        self.wait_for(lambda: self.lines("log") == ["release v2", "weight v2 10"], timeout=20, what="weight 10%", proc=p)
+        self.assertExit(self.trixc("abort", self.run_ids()[0], "--state-dir", "st", "--as", "dave"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertIn("aborted by `trixc abort`", out)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "abort v2"])
+
+    def test_status_says_a_run_waits_for_promote(self):
+        self.runbook(self.RB.replace("weight 10% \n weight 40%", "weight 10% \n pause \n weight 40%"))
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and '"what":"paused"' in (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text(),
+                      timeout=20, what="the pause", proc=p)
+        run_id = self.run_ids()[0]
+        st = self.trixc("status", "--state-dir", "st")
+        self.assertIn(f"paused in a rollout: `trixc promote {run_id}` to go on", st.stdout)
+        self.assertExit(self.trixc("promote", run_id, "--state-dir", "st"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertIn("succeeded (exit 0)", self.trixc("status", "--state-dir", "st").stdout)
+
+    def test_a_full_promotion_still_holds_after_a_crash_and_resume(self):
+        rb = self.RB.replace("weight 10% \n weight 40%", "weight 10% \n pause \n weight 40% \n pause")
+        rb = rb.replace('promote    = "echo promote ${version} >> log"', 'promote    = "echo promote ${version} >> log; test -f fast || sleep 30"')
+        self.runbook(rb)
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and '"what":"paused"' in (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text(),
+                      timeout=20, what="the pause", proc=p)
+        run_id = self.run_ids()[0]
+        self.assertExit(self.trixc("promote", run_id, "--full", "--state-dir", "st"), OK)
+        self.wait_for(lambda: self.lines("log")[-1:] == ["promote v2"], timeout=20, what="the promote command", proc=p)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        self.write("fast", "")  # the resumed promote returns at once
+        q = self.start("run", "--resume", run_id, "--state-dir", "st")
+        rc, out, err = self.finish(q)
+        self.assertExit((rc, out, err), OK)
+        # no second pause, no 40% step: the full promotion was already given
+        # (resume first puts back the journalled 10%, then promotes)
+        self.assertEqual(self.lines("log"), ["release v2", "weight v2 10", "promote v2", "weight v2 10", "promote v2"])
+        self.assertEqual(len([r for r in self.journal(run_id) if r.get("what") == "paused"]), 1)
+
+    def test_abort_reaches_every_rollout_of_a_parallel_block(self):
+        # Two deploys in `parallel`, both paused: one `trixc abort` aborts
+        # both (it used to reach only the last one started; the other stayed
+        # paused and a second abort said the run was not in a rollout).
+        self.runbook("""
+environment dev {}
+service a { provider = command \n set_weight = "echo a ${weight} >> log" \n abort = "echo abort-a >> log" }
+service b { provider = command \n set_weight = "echo b ${weight} >> log" \n abort = "echo abort-b >> log" }
+pipeline p {
+  trigger dispatch
+  stage s {
+    parallel {
+      deploy a version "v2" with canary { weight 10% \n pause \n weight 100% }
+      deploy b version "v2" with canary { weight 20% \n pause \n weight 100% }
+    }
+  }
+}
+""")
+        p = self.start_rb()
+        self.wait_for(lambda: self.run_ids() and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").exists()
+                      and (self.state / "runs" / self.run_ids()[0] / "journal.jsonl").read_text().count('"what":"paused"') == 2,
+                      timeout=20, what="both pauses", proc=p)
+        self.assertExit(self.trixc("abort", self.run_ids()[0], "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertEqual(sorted(self.lines("log")), ["a 10", "abort-a", "abort-b", "b 20"])
+
+    def test_blue_green_with_auto_promote_false_waits_for_promote(self):
+        # As the emitted Argo Rollout (autoPromotionEnabled: false): the switch waits for a human.
+        self.runbook("""
+environment dev {}
+service app {
+  provider = command
+  release  = "echo release ${version} >> log"
+  promote  = "echo promote ${version} >> log"
+  abort    = "echo abort ${version} >> log"
+}
+analysis ok { metric m { run "true" } }
+pipeline p {
+  trigger dispatch
+  stage s {
+    deploy app version "v2" with blue_green { analyze ok \n scale_down_delay = 100ms \n auto_promote = false }
+  }
+}
+""")
+        p = self.start_rb()
+        journal = lambda: (self.state / "runs" / self.run_ids()[0] / "journal.jsonl")  # noqa: E731
+        self.wait_for(lambda: self.run_ids() and journal().exists() and '"what":"paused"' in journal().read_text(),
+                      timeout=20, what="the switch to wait", proc=p)
+        self.assertEqual(self.lines("log"), ["release v2"])
+        self.assertExit(self.trixc("promote", self.run_ids()[0], "--state-dir", "st"), OK)
+        self.assertExit(self.finish(p), OK)
+        self.assertEqual(self.lines("log"), ["release v2", "promote v2"])
+
     def test_dry_run_changes_nothing(self):
         self.runbook(self.RB)
         r = self.run_rb("--dry-run")
@@ -386,6 +529,16 @@ pipeline p {{
         self.assertEqual(m["spec"]["replicas"], 0)
         self.assertEqual(m["spec"]["selector"]["matchLabels"], {"app": "api", "track": "canary"})
         self.assertEqual([c["image"] for c in m["spec"]["template"]["spec"]["containers"]], ["api:v2", "proxy:1"])
+
+    def test_a_zero_percent_canary_weight_gives_the_canary_no_pod(self):
+        self.rb("with canary { weight 0% \n weight 100% }")
+        r = self.run_rb(env=self.kenv)
+        self.assertExit(r, OK)
+        k = "kubectl -n prod "
+        self.assertEqual(self.lines("kubectl.log")[2:4], [
+            k + "scale deployment/api-canary --replicas=0",
+            k + "scale deployment/api --replicas=4",
+        ])
 
     def test_blue_green_switches_the_service_selector_and_back(self):
         self.rb("with blue_green { promote \n scale_down_delay = 100ms }")
@@ -511,6 +664,26 @@ pipeline p {{
         self.assertExit((rc, out, err), OK)
         self.assertIn("inconclusive", out)
         self.assertEqual(self.lines("log"), ["weight 20", "promote"])
+
+    def test_an_inconclusive_result_over_the_limit_pauses_at_once(self):
+        # As Argo: over inconclusive_limit the analysis is inconclusive now,
+        # not after the 4 remaining measurements (4 more seconds here).
+        self.rb('prometheus "trix_metric_nobody_writes" { on_no_data = inconclusive } expect value < 1')
+        self.runbook(self.read("rb.trix").replace("interval = 100ms  count = 2", "interval = 1s  count = 5"))
+        p = self.start_rb()
+
+        def paused():
+            ids = self.run_ids()
+            path = self.state / "runs" / ids[0] / "journal.jsonl" if ids else None
+            return path and path.exists() and '"what":"paused"' in path.read_text()
+        self.wait_for(paused, timeout=30, what="the inconclusive analysis to pause the rollout", proc=p)
+        run_id = self.run_ids()[0]
+        measured = [r for r in self.journal(run_id) if r.get("what") == "measurement"]
+        self.assertEqual([r["result"] for r in measured], ["inconclusive"])
+        self.assertExit(self.trixc("abort", run_id, "--state-dir", "st"), OK)
+        rc, out, err = self.finish(p)
+        self.assertExit((rc, out, err), ROLLED_BACK)
+        self.assertEqual(self.lines("log"), ["weight 20", "abort"])
 
 
 if __name__ == "__main__":

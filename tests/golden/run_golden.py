@@ -35,6 +35,8 @@ PHASES = {
     "graph": ["graph"],
     # The text plan (folded guards, rendered commands).
     "plan": ["plan"],
+    # `trixc simulate` with the failures of NAME.trix.args: the path, the rollback, the result.
+    "simulate": ["simulate"],
     # The emitted text on stdout (one pipeline per case), diagnostics on stderr.
     "emit-github": ["emit", "github"],
     "emit-github-degraded": ["emit", "github", "--allow-degraded"],
