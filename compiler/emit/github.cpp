@@ -406,12 +406,45 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     const std::string id_base = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
     const long long timeout = static_cast<long long>(a.value("timeout_s", 86400.0));
     std::vector<std::string> slot_ids, slot_envs;
+    std::vector<std::string> lower;
+    for (std::string who : people) {
+      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower.push_back(who);  // GitHub logins compare without case
+    }
+    // The review history of this run decides, not the environment's settings: an environment that
+    // was never configured (GitHub creates it without reviewers), or an administrator's bypass of
+    // its protection rules, leaves no approval there, and the step fails.
+    auto count_step = [&](int needed, const std::vector<std::string>& envs) {
+      ojson env = ojson::object();
+      env["TRIX_GITHUB_TOKEN"] = "${{ github.token }}";
+      const std::string script = fmt::format(
+          "set -eu\n"
+          "# Approval `{0}` needs {1} distinct people of [{2}], never the one who started the run.\n"
+          "# The environments {3} take reviewers' approvals; count the distinct approvers in this\n"
+          "# run's review history (one reviewer may approve several environments at once).\n"
+          "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
+          "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
+          "approvers=$(printf '%s' \"$reviews\" | jq -r --argjson envs {4} --argjson people {5} \\\n"
+          "  --arg actor \"$(printf '%s' \"${{GITHUB_TRIGGERING_ACTOR:-$GITHUB_ACTOR}}\" | tr '[:upper:]' '[:lower:]')\" \\\n"
+          "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name | IN($envs[])))\n"
+          "    | .user.login | ascii_downcase | select(. != $actor and IN($people[]))] | unique | .[]')\n"
+          "count=$(printf '%s' \"$approvers\" | grep -c . || true)\n"
+          "echo \"approval \\`{0}\\`: approved by $(printf '%s' \"$approvers\" | paste -sd, -) ($count of {1} needed)\"\n"
+          "if [ \"$count\" -lt {1} ]; then\n"
+          "  echo \"approval \\`{0}\\` needs {1} distinct people of [{2}] other than the one who started the run\"; exit 1\n"
+          "fi\n",
+          aname, needed, Join(roles, ", "), Join(envs, ", "), ShellQuote(ojson(envs).dump()), ShellQuote(ojson(lower).dump()));
+      return ojson{{"name", needed > 1 ? fmt::format("{} distinct approvers", needed) : std::string("Approved by a reviewer other than the one who started the run")},
+                   {"env", env},
+                   {"run", script}};
+    };
     for (int k = 1; k <= slots; ++k) {
       const std::string env_name = env_base + (slots > 1 ? "-" + std::to_string(k) : "");
       environments_[env_name] = body;
       c.last = before;
       ojson job = NewJob(c, fmt::format("Approve {}: {}", aname, what) + (slots > 1 ? fmt::format(" ({} of {})", k, slots) : ""), g);
       job["environment"] = env_name;
+      if (slots == 1) job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
       ojson steps = ojson::array();
       ojson env = ojson::object();
       env["TRIX_WAIT_START"] = "${{ needs." + before.front() + ".outputs.finished_at }}";
@@ -424,6 +457,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
                                                 "fi\n"
                                                 "echo 'approval `{}` given through environment {}; who approved is in the deployment reviews of this run'\n",
                                                 timeout, aname, aname, env_name)}});
+      if (slots == 1) steps.push_back(count_step(1, {env_name}));
       job["steps"] = steps;
       Finish(job);
       const std::string id = id_base + (slots > 1 ? "-" + std::to_string(k) : "");
@@ -438,31 +472,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     c.last = slot_ids;
     ojson job = NewJob(c, fmt::format("Approve {}: {} distinct people", aname, what), g);
     job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
-    std::vector<std::string> lower;
-    for (std::string who : people) {
-      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      lower.push_back(who);  // GitHub logins compare without case
-    }
-    ojson env = ojson::object();
-    env["TRIX_GITHUB_TOKEN"] = "${{ github.token }}";
-    const std::string script = fmt::format(
-        "set -eu\n"
-        "# Approval `{0}` needs {1} distinct people of [{2}], never the one who started the run.\n"
-        "# Each of the environments {3} took one reviewer's approval; one reviewer may approve\n"
-        "# several at once, so count the distinct approvers in this run's review history.\n"
-        "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
-        "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
-        "approvers=$(printf '%s' \"$reviews\" | jq -r --argjson envs {4} --argjson people {5} \\\n"
-        "  --arg actor \"$(printf '%s' \"${{GITHUB_TRIGGERING_ACTOR:-$GITHUB_ACTOR}}\" | tr '[:upper:]' '[:lower:]')\" \\\n"
-        "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name | IN($envs[])))\n"
-        "    | .user.login | ascii_downcase | select(. != $actor and IN($people[]))] | unique | .[]')\n"
-        "count=$(printf '%s' \"$approvers\" | grep -c . || true)\n"
-        "echo \"approval \\`{0}\\`: approved by $(printf '%s' \"$approvers\" | paste -sd, -) ($count of {1} needed)\"\n"
-        "if [ \"$count\" -lt {1} ]; then\n"
-        "  echo \"approval \\`{0}\\` needs {1} distinct people of [{2}] other than the one who started the run\"; exit 1\n"
-        "fi\n",
-        aname, slots, Join(roles, ", "), Join(slot_envs, ", "), ShellQuote(ojson(slot_envs).dump()), ShellQuote(ojson(lower).dump()));
-    job["steps"] = ojson::array({ojson{{"name", fmt::format("{} distinct approvers", slots)}, {"env", env}, {"run", script}}});
+    job["steps"] = ojson::array({count_step(slots, slot_envs)});
     Finish(job);
     const std::string vid = id_base + "-quorum";
     c.jobs.push_back(Job{vid, job});
@@ -541,13 +551,27 @@ void GithubEmitter::Rollback(Chain& c) {
   for (const auto& j : c.jobs) needs.push_back(j.id);
   job["needs"] = needs;
   // Only after something changed: a failed gate or refused approval stops with nothing to roll back.
+  // A stage job ran when its `finished` step (`always()`) left a time: it succeeded, failed, or was
+  // cancelled while running (a cancelled run is an interrupt, which rolls back); a job cancelled or
+  // skipped before it started has no outputs.
   std::vector<std::string> ran;
-  for (const auto& j : c.mutating_jobs) ran.push_back("needs." + j + ".result == 'success' || needs." + j + ".result == 'failure'");
+  for (const auto& j : c.mutating_jobs) ran.push_back("needs." + j + ".outputs.finished_at != ''");
   job["if"] = "${{ (failure() || cancelled()) && (" + Join(ran, " || ") + ") }}";
   job["runs-on"] = "ubuntu-latest";
   ojson steps = Checkout(c);
+  // After a cancel, `success()` and `!cancelled()` are false in every later step: the rollback's
+  // steps use `always()`, so a cancelled run is rolled back too.
+  for (auto& st : steps) {
+    ojson ordered;
+    if (st.contains("name")) ordered["name"] = st["name"];
+    ordered["if"] = "${{ always() }}";
+    for (auto f = st.begin(); f != st.end(); ++f) {
+      if (f.key() != "name") ordered[f.key()] = f.value();
+    }
+    st = ordered;
+  }
   // The undo blocks of what finished, newest first; then the rollback block and its verify.
-  // Each step runs even when an earlier rollback step failed (`!cancelled()`).
+  // Each step runs even when an earlier rollback step failed or the run was cancelled (`always()`).
   for (auto it = c.undos.rbegin(); it != c.undos.rend(); ++it) {
     for (const auto& u : it->steps) {
       ScriptContext ctx = Ctx(c, false);
@@ -557,7 +581,7 @@ void GithubEmitter::Rollback(Chain& c) {
       step.erase("id");
       ojson ordered;
       ordered["name"] = step["name"];
-      ordered["if"] = "${{ !cancelled() && needs." + it->job + ".outputs." + it->id + " == 'done' }}";
+      ordered["if"] = "${{ always() && needs." + it->job + ".outputs." + it->id + " == 'done' }}";
       for (auto f = step.begin(); f != step.end(); ++f) {
         if (f.key() != "name") ordered[f.key()] = f.value();
       }
@@ -578,7 +602,7 @@ void GithubEmitter::Rollback(Chain& c) {
       ojson step = StepFor(s, ctx, "Rollback: " + name, script, c, "");
       ojson ordered;
       ordered["name"] = step["name"];
-      ordered["if"] = "${{ !cancelled() }}";
+      ordered["if"] = "${{ always() }}";
       for (auto f = step.begin(); f != step.end(); ++f) {
         if (f.key() != "name" && f.key() != "id") ordered[f.key()] = f.value();
       }
@@ -592,7 +616,7 @@ void GithubEmitter::Rollback(Chain& c) {
     ojson step = StepFor(chk, ctx, "Verify: " + PlainText(chk["label"]), CheckScript(chk, ctx), c, "");
     ojson ordered;
     ordered["name"] = step["name"];
-    ordered["if"] = "${{ !cancelled() }}";
+    ordered["if"] = "${{ always() }}";
     for (auto f = step.begin(); f != step.end(); ++f) {
       if (f.key() != "name") ordered[f.key()] = f.value();
     }
