@@ -635,6 +635,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
 
   ojson main_steps = ojson::array();
   bool mutating = false;
+  const std::string window_script = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
   const json& instrs = plan["instructions"];
   for (std::size_t i = 0; i < instrs.size(); ++i) {
     const json& in = instrs[i];
@@ -691,6 +692,14 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
           if (s.value("op", "") == "call" && !s.contains("when") && !s.contains("undo")) {
             add(s["children"]);
             continue;
+          }
+          if (s.value("mutating", false) && !mutating && !window_script.empty()) {
+            // The window and freezes, right before the first change: failing stops with nothing changed.
+            templates_.push_back(ojson{{"name", "window"},
+                                       {"script", ojson{{"name", "main"}, {"image", image_}, {"command", ojson::array({"sh"})},
+                                                        {"env", ojson::array({ojson{{"name", "TRIX_OVERRIDE_WINDOW"}, {"value", "{{workflow.parameters.override-window}}"}}})},
+                                                        {"source", window_script}}}});
+            main_steps.push_back(ojson::array({ojson{{"name", "window"}, {"template", "window"}}}));
           }
           if (s.value("mutating", false)) mutating = true;
           PushGroup(main_steps, s);
@@ -779,6 +788,9 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
     if (!d.doc.empty()) prm["description"] = d.doc;
     params.push_back(prm);
   }
+  if (!window_script.empty())
+    params.push_back(ojson{{"name", "override-window"}, {"value", ""},
+                           {"description", "Deploy outside the deployment window or inside a freeze: the reason (shown in the log)"}});
   if (!params.empty()) spec["arguments"] = ojson{{"parameters", params}};
   if (plan.contains("timeout_s") && plan["timeout_s"].is_number()) spec["activeDeadlineSeconds"] = static_cast<long long>(plan["timeout_s"].get<double>());
   if (plan.contains("concurrency") && plan["concurrency"].is_string())

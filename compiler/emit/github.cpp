@@ -125,7 +125,18 @@ class GithubEmitter {
   std::map<std::string, ojson> environments_;  // GitHub environment name -> API body
   const PipelinePlans* pp_ = nullptr;
   bool dispatch_ = false;
+  bool window_ = false;  // some target environment has a `window` or `freeze`
+  std::string override_input_;  // the dispatch input that overrides them
 };
+
+/// Whether any step in `steps` (nested included) changes something.
+bool AnyMutating(const json& steps) {
+  for (const auto& s : steps) {
+    if (s.value("mutating", false)) return true;
+    if (s.contains("children") && AnyMutating(s["children"])) return true;
+  }
+  return false;
+}
 
 std::optional<std::string> GithubEmitter::GhExpr(const json& e, const json& loc) {
   if (e.contains("lit")) {
@@ -639,6 +650,12 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
   }
   if (!dispatch && !push && !schedule) dispatch = true;  // no trigger: it can only be run by hand
   dispatch_ = dispatch;
+  window_ = false;
+  for (const auto& pl : pp.plans) window_ = window_ || !WindowScript(pl.value("env", json::object()), "X").empty();
+  override_input_ = "override_window";
+  for (const auto& d : p_.entry().decls) {
+    if (d.kind == ast::DeclKind::Param && d.name.name == override_input_) override_input_ = "trix_override_window";
+  }
   // Environments a run can reach: all with dispatch, else the first.
   const std::size_t nenv = dispatch ? pp.envs.size() : 1;
   const bool choice = dispatch && nenv > 1;
@@ -704,6 +721,10 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
       }
       inputs[n] = in;
     }
+    if (window_) {
+      inputs[override_input_] = ojson{{"description", "Deploy outside the deployment window or inside a freeze: the reason (shown in the log)"},
+                                      {"type", "string"}, {"required", false}, {"default", ""}};
+    }
     on["workflow_dispatch"] = inputs.empty() ? ojson(nullptr) : ojson{{"inputs", inputs}};
   }
   wf["on"] = on;
@@ -761,6 +782,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     c.last = {c.prefix + "start"};
 
     const json& instrs = plan["instructions"];
+    bool window_done = false;
     for (std::size_t i = 0; i < instrs.size(); ++i) {
       const json& in = instrs[i];
       const std::string op = in.value("op", "");
@@ -792,6 +814,20 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
         AddJob(c, id, job, false);
         c.baselines[name] = id;
       } else if (op == "stage") {
+        if (!window_done && AnyMutating(in["children"])) {
+          // The window and freezes, checked by a job of its own right before the first change:
+          // failing there stops the run with nothing changed (no stage job ran, so no rollback).
+          window_done = true;
+          const std::string wscript = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
+          if (!wscript.empty()) {
+            ojson job = NewJob(c, "Deployment window", "");
+            ojson window_env = ojson::object();
+            window_env["TRIX_OVERRIDE_WINDOW"] = dispatch_ ? "${{ inputs." + override_input_ + " }}" : "";
+            job["steps"] = ojson::array({ojson{{"name", "Inside the deployment window, outside freezes"}, {"env", window_env}, {"run", wscript}}});
+            Finish(job);
+            AddJob(c, c.prefix + "window", job, false);
+          }
+        }
         // A stage becomes one job; an `approve` inside it splits it.
         const std::string base = c.prefix + "stage-" + DnsName(in.value("name", "stage"));
         const std::string title = "Stage: " + (in.contains("title") ? PlainText(in["title"]) : in.value("name", ""));

@@ -129,6 +129,8 @@ class GitHubExpr:
             return self.ctx["needs"].get(parts[1], {}).get("result", "")
         if parts[0] == "needs" and len(parts) == 4 and parts[2] == "outputs":
             return self.ctx["needs"].get(parts[1], {}).get("outputs", {}).get(parts[3], "")
+        if parts[0] == "inputs" and len(parts) == 2:
+            return self.ctx.get("inputs", {}).get(parts[1], "")
         if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
             return self.ctx["steps"].get(parts[1], {}).get(parts[3], "")
         raise AssertionError(f"unexpected expression token {t}")
@@ -344,7 +346,7 @@ pipeline p {{
                     return jid, step.get("name", step.get("id")), p.returncode, p.stdout
         return None
 
-    def simulate_github(self, wf, cancel_at=None):
+    def simulate_github(self, wf, cancel_at=None, inputs=None):
         """Runs the workflow as GitHub would for this shape: jobs in order, each job's and
         step's `if:` evaluated by GitHubExpr with GitHub's status functions (a step with
         no `if:` has `success()`), outputs as the jobs wrote them. `cancel_at` = (job id,
@@ -357,7 +359,7 @@ pipeline p {{
         for jid, job in wf["jobs"].items():
             ctx = {"needs": {n: {"outputs": outputs.get(n, {}), "result": results.get(n, "skipped")} for n in job.get("needs", [])},
                    "cancelled": state["cancelled"], "failure": any(r == "failure" for r in results.values()),
-                   "steps": {}}
+                   "steps": {}, "inputs": inputs or {}}
             ctx["success"] = not ctx["failure"] and not ctx["cancelled"]
             if not GitHubExpr.truthy(GitHubExpr(job.get("if", "success()"), ctx).value()):
                 results[jid] = "skipped"
@@ -487,6 +489,83 @@ pipeline p {
         wf = self.emit_stdout(self.CANCEL_RUNBOOK, "cancel.trix")
         self.assertEqual(self.simulate_github(wf, cancel_at=("start", "finished")), "start")
         self.assertFalse((self.tmp / "work" / "log").exists())
+
+    def window_case(self, attrs, inputs=None):
+        """A protected-free environment with `attrs` (window / freeze); returns (failed job, log lines)."""
+        wf = self.emit_stdout(f"""
+environment local {{
+  {attrs}
+}}
+pipeline p {{
+  trigger dispatch
+  gate g
+  stage one {{
+    a: run "echo a >> log"
+    undo {{ run "echo undo-a >> log" }}
+  }}
+  rollback {{ run "echo rollback-block >> log" }}
+}}
+gate g {{ check "before" run "echo gate >> log" }}
+""", "window.trix")
+        failed = self.simulate_github(wf, inputs=inputs)
+        log = self.tmp / "work" / "log"
+        return failed, (log.read_text().split() if log.exists() else [])
+
+    @staticmethod
+    def day(offset):
+        import datetime
+        return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=offset)).strftime("%a")
+
+    @staticmethod
+    def date(offset):
+        import datetime
+        return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=offset)).strftime("%Y-%m-%d")
+
+    def test_window_open_deploys(self):
+        # Today, all day, in UTC and at +14:00 / -12:00 (the zone's day may differ from UTC's).
+        self.assertEqual(self.window_case(f'window = "{self.day(0)} 00:00-24:00 UTC"'), (None, ["gate", "a"]))
+        failed, _ = self.window_case(f'window = "{self.day(-1)},{self.day(0)},{self.day(1)} 00:00-24:00 +14:00"')
+        self.assertIsNone(failed)
+
+    def test_outside_window_stops_with_nothing_changed(self):
+        # Spec section 9: outside env.window a run stops before its first change; the gate ran, no
+        # stage ran, and nothing is rolled back.
+        self.assertEqual(self.window_case(f'window = "{self.day(2)} 00:00-24:00 UTC"'), ("window", ["gate"]))
+
+    def test_inside_freeze_stops_and_override_deploys(self):
+        attrs = f'freeze = ["{self.date(-1)}..{self.date(1)}"]'
+        self.assertEqual(self.window_case(attrs), ("window", ["gate"]))
+        self.assertEqual(self.window_case(attrs, inputs={"override_window": "hotfix INC-1"}), (None, ["gate", "a"]))
+        self.assertEqual(self.window_case(f'freeze = ["{self.date(1)}"]'), (None, ["gate", "a"]))
+
+    def test_window_arithmetic_at_fixed_instants(self):
+        # The emitted check with `date` replaced by chosen instants (UTC), against what
+        # docs/decisions.md says the window and freeze syntax means.
+        import datetime
+        wf = yaml.safe_load((REPO / "tests" / "golden" / "emit-github" / "ok.window.trix.golden").read_text())
+        [step] = [st for st in wf["jobs"]["window"]["steps"] if st.get("name", "").startswith("Inside the deployment window")]
+        cases = {  # UTC instant -> open?
+            "2027-02-01 09:00": True,    # Monday 09:00 UTC: the window starts (inclusive)
+            "2027-02-01 08:59": False,
+            "2027-02-04 15:59": True,    # Thursday
+            "2027-02-04 16:00": False,   # the end is exclusive
+            "2027-02-05 12:00": False,   # Friday noon: only the night window
+            "2027-02-05 20:00": True,    # Friday 22:00 at +02:00
+            "2027-02-05 23:30": True,    # Saturday 01:30 at +02:00: Friday's window crosses midnight
+            "2027-02-06 00:30": False,   # Saturday 02:30 at +02:00
+            "2027-02-06 21:00": False,   # Saturday 23:00 at +02:00
+            "2026-12-21 10:00": False,   # a Monday inside the freeze
+            "2027-01-04 10:00": True,    # the Monday after it
+            "2027-03-01 10:00": False,   # a Monday frozen on its own
+        }
+        for when, is_open in cases.items():
+            t = int(datetime.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc).timestamp())
+            script = step["run"].replace("trix_now=$(date +%s)", f"trix_now={t}")
+            self.assertNotEqual(script, step["run"])
+            p = subprocess.run(["bash", "-e", "-c", script], env=dict(os.environ, TRIX_OVERRIDE_WINDOW=""), capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode == 0, is_open, f"{when}: {p.stdout}{p.stderr}")
+            p = subprocess.run(["sh", "-e", "-c", script], env=dict(os.environ, TRIX_OVERRIDE_WINDOW="INC-7"), capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout)
 
     def baseline_case(self, after):
         src = self.tmp / "baseline.trix"
