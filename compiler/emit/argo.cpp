@@ -300,8 +300,19 @@ void ArgoEmitter::AnalysisTemplate(const json& a) {
     if (p.contains("expect") && !default_http && kind != "run") {  // a `run` metric's expect: below
       if (auto c = Condition(p["expect"], m.value("loc", a.value("loc", analysis_loc_)), kind, &jpath)) {
         std::string cond = *c;
-        if (kind == "prometheus" && p.value("on_no_data", "fail") == "pass") cond = "len(result) == 0 || " + cond;
-        mj["successCondition"] = cond;
+        const std::string no_data = kind == "prometheus" ? p.value("on_no_data", "fail") : "fail";
+        if (no_data == "pass") {
+          cond = "len(result) == 0 || " + cond;
+        } else if (no_data == "inconclusive") {
+          // Argo counts a measurement that meets neither condition as Inconclusive (toward
+          // inconclusiveLimit, which pauses the rollout); with only a successCondition, no data
+          // would be an error, that is a failure.
+          mj["successCondition"] = "len(result) > 0 && " + cond;
+          cond = "len(result) > 0 && !(" + cond + ")";
+          mj["failureCondition"] = cond;
+          cond.clear();
+        }
+        if (!cond.empty()) mj["successCondition"] = cond;
       }
     }
     ojson provider;
