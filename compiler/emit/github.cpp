@@ -127,6 +127,7 @@ class GithubEmitter {
   bool dispatch_ = false;
   bool window_ = false;  // some target environment has a `window` or `freeze`
   std::string override_input_;  // the dispatch input that overrides them
+  std::string env_input_;       // the dispatch input that chooses the environment
 };
 
 /// Whether any step in `steps` (nested included) changes something.
@@ -652,9 +653,12 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
   dispatch_ = dispatch;
   window_ = false;
   for (const auto& pl : pp.plans) window_ = window_ || !WindowScript(pl.value("env", json::object()), "X").empty();
+  // Inputs of our own, renamed when a parameter (whose input has its name) takes the name.
   override_input_ = "override_window";
+  env_input_ = "environment";
   for (const auto& d : p_.entry().decls) {
     if (d.kind == ast::DeclKind::Param && d.name.name == override_input_) override_input_ = "trix_override_window";
+    if (d.kind == ast::DeclKind::Param && d.name.name == env_input_) env_input_ = "trix_environment";
   }
   // Environments a run can reach: all with dispatch, else the first.
   const std::size_t nenv = dispatch ? pp.envs.size() : 1;
@@ -664,8 +668,8 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     c.plan = &pp.plans[i];
     c.prefix = nenv > 1 ? DnsName(pp.envs[i]) + "-" : "";
     if (choice) {
-      c.select = i == 0 ? "(github.event_name != 'workflow_dispatch' || inputs.environment == " + GhString(pp.envs[i]) + ")"
-                        : "(github.event_name == 'workflow_dispatch' && inputs.environment == " + GhString(pp.envs[i]) + ")";
+      c.select = i == 0 ? "(github.event_name != 'workflow_dispatch' || inputs." + env_input_ + " == " + GhString(pp.envs[i]) + ")"
+                        : "(github.event_name == 'workflow_dispatch' && inputs." + env_input_ + " == " + GhString(pp.envs[i]) + ")";
     }
     c.timeout = c.plan->contains("timeout_s") && (*c.plan)["timeout_s"].is_number();
     chains_.push_back(std::move(c));
@@ -702,7 +706,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
   if (dispatch) {
     ojson inputs = ojson::object();
     if (choice) {
-      inputs["environment"] = ojson{{"description", "Target environment"}, {"type", "choice"}, {"options", pp.envs}, {"default", pp.envs.front()},
+      inputs[env_input_] = ojson{{"description", "Target environment"}, {"type", "choice"}, {"options", pp.envs}, {"default", pp.envs.front()},
                                     {"required", true}};
     }
     for (const auto& d : p_.entry().decls) {
@@ -744,7 +748,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
       group = keys.front();
     } else {
       group = "${{ ";
-      for (std::size_t i = 1; i < nenv; ++i) group += "inputs.environment == " + GhString(pp.envs[i]) + " && " + GhString(keys[i]) + " || ";
+      for (std::size_t i = 1; i < nenv; ++i) group += "inputs." + env_input_ + " == " + GhString(pp.envs[i]) + " && " + GhString(keys[i]) + " || ";
       group += GhString(keys.front()) + " }}";
     }
     if (group.empty()) {
