@@ -227,6 +227,15 @@ void EnsureNeeds(ojson& job) {
   job["needs"] = needs;
 }
 
+/// `base` when no job of the chain is named `base` or `base-...` yet, else `base-<instruction id>`:
+/// the same gate or approval may be used twice in a pipeline, and job ids are keys.
+std::string FreeId(const std::vector<Job>& jobs, const std::string& base, const json& instr) {
+  for (const auto& j : jobs) {
+    if (j.id == base || j.id.rfind(base + "-", 0) == 0) return base + "-" + instr.value("id", std::string("x"));
+  }
+  return base;
+}
+
 void GithubEmitter::AddJob(Chain& c, const std::string& id, ojson job, bool mutating) {
   EnsureNeeds(job);
   // `outputs` reads better after `steps`: move it to the end.
@@ -390,6 +399,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
   const std::vector<std::string> before = c.last;
   int n = 0;
   const json& reqs = a.value("requires", json::array());
+  const std::string approval_base = FreeId(c.jobs, c.prefix + "approve-" + DnsName(aname), instr);
   for (const auto& r : reqs) {
     ++n;
     std::vector<std::string> roles = r.value("roles", std::vector<std::string>{});
@@ -415,7 +425,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     // may approve several pending environments at once).
     const int slots = std::max(quorum, 1);
     const std::string env_base = DnsName(aname + (reqs.size() > 1 ? "-" + Join(roles, "-") : ""));
-    const std::string id_base = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
+    const std::string id_base = approval_base + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
     const long long timeout = static_cast<long long>(a.value("timeout_s", 86400.0));
     std::vector<std::string> slot_ids, slot_envs;
     std::vector<std::string> lower;
@@ -498,7 +508,7 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
   const std::string phase = first.value("phase", "gate");
   const std::string group = first.value("group", "verify");
   std::string title = phase == "gate" ? "Gate: " + (first.contains("gate_title") ? PlainText(first["gate_title"]) : group) : "Verify: " + group;
-  const std::string id = c.prefix + (phase == "gate" ? "gate-" + DnsName(group) : "verify");
+  const std::string id = FreeId(c.jobs, c.prefix + (phase == "gate" ? "gate-" + DnsName(group) : "verify"), first);
   ojson steps = Checkout(c);
   const std::size_t setup_steps = steps.size();
   std::vector<std::string> confirms;
@@ -550,7 +560,7 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
     text += "echo \"by a reviewer of environment attest, run ${{ github.run_id }}\"\n";
     job["steps"] = ojson::array({ojson{{"name", "Statements attested"}, {"run", text}}});
     Finish(job);
-    AddJob(c, c.prefix + (phase == "gate" ? "attest-" + DnsName(group) : "attest-verify"), job, false);
+    AddJob(c, FreeId(c.jobs, c.prefix + (phase == "gate" ? "attest-" + DnsName(group) : "attest-verify"), first), job, false);
   }
 }
 
