@@ -784,6 +784,14 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     ojson ssteps = ojson::array();
     std::string run = fmt::format("echo {}\n", ShellQuote("pipeline " + pp.name + ", environment " + plan.value("environment", "") +
                                                            ", plan " + plan.value("plan_sha256", "").substr(0, 12)));
+    // A parameter without a default must be given (the runtime refuses to start without it); a push
+    // or schedule run has no inputs, so it stops here rather than run with an empty value.
+    for (const auto& d : p_.entry().decls) {
+      if (d.kind != ast::DeclKind::Param || !plan["params"].value(d.name.name, json()).is_null()) continue;
+      run += fmt::format("if [ -z \"${{{}:-}}\" ]; then echo {}; exit 1; fi\n", ParamVar(d.name.name),
+                         ShellQuote("parameter `" + d.name.name + "` has no default and no value: only a dispatch run can set it (input `" +
+                                    d.name.name + "`); nothing was changed"));
+    }
     if (c.timeout) run += fmt::format("echo \"deadline=$(( $(date +%s) + {} ))\" >> \"$GITHUB_OUTPUT\"\n", static_cast<long long>(plan["timeout_s"].get<double>()));
     ssteps.push_back(ojson{{"id", "start"}, {"run", run}});
     start["steps"] = ssteps;

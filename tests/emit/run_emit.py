@@ -538,6 +538,25 @@ gate g {{ check "before" run "echo gate >> log" }}
         self.assertEqual(self.window_case(attrs, inputs={"override_window": "hotfix INC-1"}), (None, ["gate", "a"]))
         self.assertEqual(self.window_case(f'freeze = ["{self.date(1)}"]'), (None, ["gate", "a"]))
 
+    def test_required_parameter_without_value_stops_before_anything(self):
+        # `param tag: string` has no default: the runtime will not start without it. A push run
+        # has no inputs, so the emitted workflow must stop at its start, not deploy with "".
+        wf = self.emit_stdout("""
+param tag: string
+environment local {
+}
+pipeline p {
+  trigger push { branch = "main" }
+  trigger dispatch
+  stage s {
+    run "echo deploy-${tag} >> log"
+    undo { run "echo undo >> log" }
+  }
+}
+""", "required.trix")
+        self.assertEqual(self.simulate_github(wf), "start")
+        self.assertFalse((self.tmp / "work" / "log").exists())
+
     def test_window_arithmetic_at_fixed_instants(self):
         # The emitted check with `date` replaced by chosen instants (UTC), against what
         # docs/decisions.md says the window and freeze syntax means.
