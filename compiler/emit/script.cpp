@@ -529,18 +529,29 @@ std::string StepScript(const json& s, ScriptContext& ctx) {
     if (fn.empty()) return "exit 1\n";
     o += fn + WithRetries("trix_probe", s, s.value("method", "") + " request");
   } else if (op == "wait") {
+    if (!ctx.deadline_var.empty()) {
+      // The pipeline timeout ends a wait that would outlast it, as it ends any step in the runtime.
+      o += DeadlinePrelude(ctx) + fmt::format(
+               "if [ {0} -gt \"$trix_left\" ]; then sleep \"$trix_left\"; echo 'the pipeline timeout has passed'; exit 1; fi\n", Secs(s["seconds"]));
+    }
     o += "sleep " + Secs(s["seconds"]) + "\n";
   } else if (op == "wait_until") {
     const json& p = s["probe"];
     std::string fn = ProbeFunction(p, loc, ctx);
     if (fn.empty()) return "exit 1\n";
-    o += fn + fmt::format(
-                  "trix_until=$(( $(date +%s) + {0} ))\n"
-                  "until trix_probe; do\n"
-                  "  if [ \"$(date +%s)\" -ge \"$trix_until\" ]; then echo 'wait until: timed out after {0}s'; exit 1; fi\n"
-                  "  sleep {1}\n"
-                  "done\n",
-                  Secs(s["timeout_s"]), Secs(s["interval_s"]));
+    o += fn + fmt::format("trix_until=$(( $(date +%s) + {0} ))\n", Secs(s["timeout_s"]));
+    if (!ctx.deadline_var.empty())
+      o += fmt::format("trix_why='wait until: timed out after {0}s'\n"
+                       "if [ \"${1}\" -lt \"$trix_until\" ]; then trix_until=${1}; trix_why='the pipeline timeout has passed'; fi\n",
+                       Secs(s["timeout_s"]), ctx.deadline_var);
+    else
+      o += fmt::format("trix_why='wait until: timed out after {0}s'\n", Secs(s["timeout_s"]));
+    o += fmt::format(
+        "until trix_probe; do\n"
+        "  if [ \"$(date +%s)\" -ge \"$trix_until\" ]; then echo \"$trix_why\"; exit 1; fi\n"
+        "  sleep {0}\n"
+        "done\n",
+        Secs(s["interval_s"]));
   } else if (op == "notify") {
     const std::string text = TextWord(s["text"], loc, ctx);
     if (s.contains("url") && s["url"].is_string()) {

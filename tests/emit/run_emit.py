@@ -672,6 +672,18 @@ pipeline p {{
         self.assertIsNotNone(failure)
         self.assertLess(time.time() - started, 20)
 
+    def test_pipeline_timeout_ends_waits(self):
+        # The pipeline `timeout` ends any step (section 9), a `wait` or `wait until` included:
+        # with 3 s left, a 10-minute wait and a wait for a probe that never passes both fail fast.
+        port = self.http.server_address[1]
+        for step in ('    wait 10m', f'    wait until http GET "http://127.0.0.1:{port}/missing" {{ timeout = 10m, interval = 1s }}'):
+            wf = self.runbook('  check "ok" run "true"', step)
+            started = time.time()
+            failure = self.run_jobs(wf, {"TRIX_DEADLINE": str(int(time.time()) + 3)})
+            self.assertIsNotNone(failure, step)
+            self.assertIn("the pipeline timeout has passed", failure[3])
+            self.assertLess(time.time() - started, 20, step)
+
 
 class FakeGithubApi(http.server.BaseHTTPRequestHandler):
     """The GitHub REST API cannot exist here: this stand-in serves one run's
