@@ -137,13 +137,9 @@ ojson ArgoEmitter::ScriptTemplate(const std::string& name, const std::string& sc
   if (!instr.is_null()) collect(instr);
   if (mutating) outputs.push_back(ojson{{"name", "changed"}, {"globalName", "trix-changed"}, {"valueFrom", ojson{{"path", "/tmp/trix-changed"}, {"default", "no"}}}});
   if (!outputs.empty()) t["outputs"] = ojson{{"parameters", outputs}};
-  const int retries = instr.is_object() ? instr.value("retries", 0) : 0;
-  if (retries > 0 && instr.value("op", "") != "check") {
-    const double backoff = instr.contains("backoff_s") && instr["backoff_s"].is_number() ? instr["backoff_s"].get<double>() : 1.0;
-    t["retryStrategy"] = ojson{{"limit", std::to_string(retries)}, {"retryPolicy", "Always"}, {"backoff", ojson{{"duration", Secs(backoff)}, {"factor", "2"}}}};
-  }
-  if (instr.is_object() && instr.contains("timeout_s") && instr["timeout_s"].is_number() && instr.value("op", "") == "run")
-    t["activeDeadlineSeconds"] = static_cast<long long>(std::ceil(instr["timeout_s"].get<double>()));
+  // `retries`, `backoff` and a step's `timeout` are in the script (per attempt, doubling backoff, as
+  // the runtime and the GitHub scripts do): no retryStrategy or activeDeadlineSeconds on top, which
+  // would multiply the attempts and cut the retries short.
   return t;
 }
 
