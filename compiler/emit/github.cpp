@@ -836,20 +836,6 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
         AddJob(c, id, job, false);
         c.baselines[name] = id;
       } else if (op == "stage") {
-        if (!window_done && AnyMutating(in["children"])) {
-          // The window and freezes, checked by a job of its own right before the first change:
-          // failing there stops the run with nothing changed (no stage job ran, so no rollback).
-          window_done = true;
-          const std::string wscript = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
-          if (!wscript.empty()) {
-            ojson job = NewJob(c, "Deployment window", "");
-            ojson window_env = ojson::object();
-            window_env["TRIX_OVERRIDE_WINDOW"] = dispatch_ ? "${{ inputs." + override_input_ + " }}" : "";
-            job["steps"] = ojson::array({ojson{{"name", "Inside the deployment window, outside freezes"}, {"env", window_env}, {"run", wscript}}});
-            Finish(job);
-            AddJob(c, c.prefix + "window", job, false);
-          }
-        }
         // A stage becomes one job; an `approve` inside it splits it.
         const std::string base = c.prefix + "stage-" + DnsName(in.value("name", "stage"));
         const std::string title = "Stage: " + (in.contains("title") ? PlainText(in["title"]) : in.value("name", ""));
@@ -857,6 +843,21 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
         int n = 0;
         auto flush = [&]() {
           if (part.empty()) return;
+          if (!window_done && AnyMutating(part)) {
+            // The window and freezes, checked by a job of its own right before the first change
+            // (after any approval before it): failing there stops the run with nothing changed
+            // (no stage job ran, so no rollback).
+            window_done = true;
+            const std::string wscript = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
+            if (!wscript.empty()) {
+              ojson wjob = NewJob(c, "Deployment window", "");
+              ojson window_env = ojson::object();
+              window_env["TRIX_OVERRIDE_WINDOW"] = dispatch_ ? "${{ inputs." + override_input_ + " }}" : "";
+              wjob["steps"] = ojson::array({ojson{{"name", "Inside the deployment window, outside freezes"}, {"env", window_env}, {"run", wscript}}});
+              Finish(wjob);
+              AddJob(c, c.prefix + "window", wjob, false);
+            }
+          }
           const std::string id = n == 0 ? base : base + "-" + std::to_string(n + 1);
           ++n;
           ojson job = NewJob(c, title, "");
