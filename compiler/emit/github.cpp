@@ -558,7 +558,30 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
     std::string text = "# Approving this job's environment attests every statement below.\n";
     for (const auto& s : confirms) text += "echo " + ShellQuote("attested: " + s) + "\n";
     text += "echo \"by a reviewer of environment attest, run ${{ github.run_id }}\"\n";
-    job["steps"] = ojson::array({ojson{{"name", "Statements attested"}, {"run", text}}});
+    // As for approvals, the run's review history decides: an `attest` environment that was never
+    // configured (GitHub creates it without reviewers) would otherwise let every `confirm` pass
+    // unanswered, where section 4 says an unanswered confirm fails.
+    job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
+    std::vector<std::string> lower;
+    for (std::string who : list) {
+      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower.push_back(who);
+    }
+    const std::string check = fmt::format(
+        "set -eu\n"
+        "# Someone of the runbook's roles approved environment attest in this run.\n"
+        "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
+        "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
+        "who=$(printf '%s' \"$reviews\" | jq -r --argjson people {} \\\n"
+        "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name == \"attest\"))\n"
+        "    | .user.login | ascii_downcase | select(IN($people[]))] | unique | .[]')\n"
+        "if [ -z \"$who\" ]; then echo 'no member of the roles of the runbook attested through environment attest'; exit 1; fi\n"
+        "echo \"attested by $(printf '%s' \"$who\" | paste -sd, -)\"\n",
+        ShellQuote(ojson(lower).dump()));
+    job["steps"] = ojson::array({ojson{{"name", "Statements attested"}, {"run", text}},
+                                 ojson{{"name", "Attested by a member of the runbook's roles"},
+                                       {"env", ojson{{"TRIX_GITHUB_TOKEN", "${{ github.token }}"}}},
+                                       {"run", check}}});
     Finish(job);
     AddJob(c, FreeId(c.jobs, c.prefix + (phase == "gate" ? "attest-" + DnsName(group) : "attest-verify"), first), job, false);
   }

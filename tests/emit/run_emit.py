@@ -813,6 +813,7 @@ pipeline release {
   stage rollout { run "./deploy.sh" }
 }
 """
+    JOB = "approve-release"
 
     @classmethod
     def setUpClass(cls):
@@ -834,7 +835,7 @@ pipeline release {
     def check(self, reviews, actor="carol"):
         FakeGithubApi.reviews = reviews
         FakeGithubApi.asked = []
-        job = self.wf["jobs"]["approve-release"]
+        job = self.wf["jobs"][self.JOB]
         [step] = [st for st in job["steps"] if "TRIX_GITHUB_TOKEN" in (st.get("env") or {})]
         env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/shop",
                    GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN="tok-1")
@@ -861,6 +862,46 @@ pipeline release {
     def test_the_starter_an_outsider_or_another_environment_do_not_count(self):
         rc, out = self.check([QuorumApproval.review("alice", "release"), QuorumApproval.review("mallory", "release"),
                               QuorumApproval.review("bob", "staging")], actor="Alice")
+        self.assertEqual(rc, 1, out)
+
+
+class Attestation(SingleApproval):
+    """`confirm` on GitHub: the attest job's environment takes the runbook's role members as
+    reviewers, and the job checks the run's review history, so an `attest` environment that
+    was never configured cannot pass an unanswered confirm (section 4: it fails)."""
+
+    RUNBOOK = """
+role ops = ["alice", "Bob"]
+environment production { }
+gate ready { confirm "change ticket filed" }
+pipeline release {
+  trigger dispatch
+  gate ready
+  stage rollout { run "./deploy.sh" }
+}
+"""
+    JOB = "attest-ready"
+
+    def test_shape(self):
+        job = self.wf["jobs"][self.JOB]
+        self.assertEqual(job["environment"], "attest")
+        self.assertEqual(job["permissions"], {"actions": "read", "contents": "read"})
+        self.assertIn(self.JOB, self.wf["jobs"]["stage-rollout"]["needs"])
+
+    def test_a_member_approved(self):
+        rc, out = self.check([QuorumApproval.review("BOB", "attest")])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("attested by bob", out)
+
+    def test_no_review_unconfigured_environment_or_bypass_fails(self):
+        rc, out = self.check([])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no member of the roles of the runbook attested", out)
+
+    def test_the_starter_an_outsider_or_another_environment_do_not_count(self):
+        # The starter may attest (a confirm has no separation of duties); outsiders and
+        # other environments do not count.
+        rc, out = self.check([QuorumApproval.review("mallory", "attest"), QuorumApproval.review("alice", "release")])
         self.assertEqual(rc, 1, out)
 
 
