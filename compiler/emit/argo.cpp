@@ -55,9 +55,15 @@ class ArgoEmitter {
   ojson ScriptTemplate(const std::string& name, const std::string& script, ScriptContext& ctx, const json& instr, bool mutating);
   std::string Leaf(const json& s, bool mutating);  // returns the template name
   ojson StepGroupFor(const json& s);               // a step group (list of parallel steps)
+  /// Appends the group for `s` to `list`; an approval's group is framed by the step that
+  /// records when the wait began and the step that fails an approval given after its timeout.
+  void PushGroup(ojson& list, const json& s, bool continue_on_failure = false);
   std::string DeployScript(const json& d, ScriptContext& ctx, bool undo);
   void Rollout(const json& d);
   void AnalysisTemplate(const json& a);
+  /// Text of an AnalysisTemplate field: secrets become `{{args.secret-NAME}}` (added to `args`), a
+  /// parameter or other open value is E603 (`what` names the field).
+  std::string AnalysisText(const json& text, const json& loc, const std::string& what, ojson& args);
   std::optional<std::string> Condition(const json& e, const json& loc, const std::string& kind, std::string* json_path);
   /// A step `when` over workflow parameters; E603 (and nullopt) for anything else.
   std::optional<std::string> When(const json& e, const json& loc);
@@ -75,6 +81,13 @@ class ArgoEmitter {
   std::vector<std::pair<std::string, json>> undos_;  // (id of the step, its undo block) in completion order
   std::map<std::string, std::string> labels_;       // step label -> step id
   std::vector<ojson> extra_;                        // Rollouts, AnalysisTemplates
+  struct TimeoutCheck {
+    std::string approval, suspend_step;
+    long long timeout_s = 0;
+    std::optional<std::string> when;
+  };
+  std::vector<TimeoutCheck> approval_checks_;
+  json analysis_loc_;  // the `deploy` whose Rollout runs the analysis being written (analyses carry no location)  // filled by StepGroupFor, emptied by PushGroup
   std::set<std::string> extra_names_;
 };
 
@@ -124,13 +137,9 @@ ojson ArgoEmitter::ScriptTemplate(const std::string& name, const std::string& sc
   if (!instr.is_null()) collect(instr);
   if (mutating) outputs.push_back(ojson{{"name", "changed"}, {"globalName", "trix-changed"}, {"valueFrom", ojson{{"path", "/tmp/trix-changed"}, {"default", "no"}}}});
   if (!outputs.empty()) t["outputs"] = ojson{{"parameters", outputs}};
-  const int retries = instr.is_object() ? instr.value("retries", 0) : 0;
-  if (retries > 0 && instr.value("op", "") != "check") {
-    const double backoff = instr.contains("backoff_s") && instr["backoff_s"].is_number() ? instr["backoff_s"].get<double>() : 1.0;
-    t["retryStrategy"] = ojson{{"limit", std::to_string(retries)}, {"retryPolicy", "Always"}, {"backoff", ojson{{"duration", Secs(backoff)}, {"factor", "2"}}}};
-  }
-  if (instr.is_object() && instr.contains("timeout_s") && instr["timeout_s"].is_number() && instr.value("op", "") == "run")
-    t["activeDeadlineSeconds"] = static_cast<long long>(std::ceil(instr["timeout_s"].get<double>()));
+  // `retries`, `backoff` and a step's `timeout` are in the script (per attempt, doubling backoff, as
+  // the runtime and the GitHub scripts do): no retryStrategy or activeDeadlineSeconds on top, which
+  // would multiply the attempts and cut the retries short.
   return t;
 }
 
@@ -223,10 +232,51 @@ std::optional<std::string> ArgoEmitter::Condition(const json& e, const json& loc
   return fail(fmt::format("`{}`", ExprText(e)));
 }
 
+std::string ArgoEmitter::AnalysisText(const json& text, const json& loc, const std::string& what, ojson& args) {
+  // Argo Rollouts applies the AnalysisTemplate as written: a secret becomes a template argument read
+  // from the Kubernetes Secret (`{{args.NAME}}`); a parameter's value is chosen when the workflow
+  // runs, which the template never sees.
+  std::string o;
+  std::function<void(const json&)> part = [&](const json& p) {
+    if (p.is_string()) {
+      o += p.get<std::string>();
+    } else if (p.is_array()) {
+      for (const auto& x : p) part(x);
+    } else if (p.contains("lit")) {
+      o += p["lit"].is_string() ? p["lit"].get<std::string>() : p["lit"].dump();
+    } else if (p.contains("concat")) {
+      part(p["concat"]);
+    } else if (p.contains("secret")) {
+      const std::string sname = p["secret"].get<std::string>();
+      const json& src = (*plan_)["secrets"].value(sname, json::object());
+      if (src.value("from", "") == "file") {
+        Unsupported(DiagCode::E603, loc,
+                    fmt::format("secret `{}` (read from a file) in the {} has no Argo Rollouts form", sname, what),
+                    "read the secret with `env(\"...\")`: it becomes a key of the Kubernetes Secret `trix-secrets`");
+        o += "***";
+        return;
+      }
+      const std::string arg = DnsName("secret-" + sname);
+      bool have = false;
+      for (const auto& x : args) have = have || x["name"] == arg;
+      if (!have) args.push_back(ojson{{"name", arg}, {"valueFrom", ojson{{"secretKeyRef", ojson{{"name", kSecretName}, {"key", src.value("ref", sname)}}}}}});
+      o += "{{args." + arg + "}}";
+    } else {
+      const std::string shown = p.contains("name") ? "parameter `" + p["name"].get<std::string>() + "`" : "`" + ExprText(p) + "`";
+      Unsupported(DiagCode::E603, loc, fmt::format("{} in the {} has no Argo Rollouts form (the AnalysisTemplate is applied as written, not by the workflow)", shown, what),
+                  "use literals and `env.X` attributes in analyses, or run the pipeline with `trixc run`");
+      o += "${" + ExprText(p) + "}";
+    }
+  };
+  part(text);
+  return o;
+}
+
 void ArgoEmitter::AnalysisTemplate(const json& a) {
   const std::string name = DnsName(a.value("name", "analysis"));
   if (!extra_names_.insert("AnalysisTemplate/" + name).second) return;
   ojson metrics = ojson::array();
+  ojson args = ojson::array();
   for (const auto& m : a["metrics"]) {
     const json& p = m["probe"];
     const std::string kind = p.value("kind", "");
@@ -243,23 +293,38 @@ void ArgoEmitter::AnalysisTemplate(const json& a) {
                               p["expect"] == json{{"op", "and"},
                                                   {"a", {{"op", ">="}, {"a", {{"name", "status"}}}, {"b", {{"lit", 200}}}}},
                                                   {"b", {{"op", "<"}, {"a", {{"name", "status"}}}, {"b", {{"lit", 400}}}}}};
-    if (p.contains("expect") && !default_http) {
-      if (auto c = Condition(p["expect"], m.value("loc", a.value("loc", json())), kind, &jpath)) {
+    if (p.contains("expect") && !default_http && kind != "run") {  // a `run` metric's expect: below
+      if (auto c = Condition(p["expect"], m.value("loc", a.value("loc", analysis_loc_)), kind, &jpath)) {
         std::string cond = *c;
-        if (kind == "prometheus" && p.value("on_no_data", "fail") == "pass") cond = "len(result) == 0 || " + cond;
-        mj["successCondition"] = cond;
+        const std::string no_data = kind == "prometheus" ? p.value("on_no_data", "fail") : "fail";
+        if (no_data == "pass") {
+          cond = "len(result) == 0 || " + cond;
+        } else if (no_data == "inconclusive") {
+          // Argo counts a measurement that meets neither condition as Inconclusive (toward
+          // inconclusiveLimit, which pauses the rollout); with only a successCondition, no data
+          // would be an error, that is a failure.
+          mj["successCondition"] = "len(result) > 0 && " + cond;
+          cond = "len(result) > 0 && !(" + cond + ")";
+          mj["failureCondition"] = cond;
+          cond.clear();
+        }
+        if (!cond.empty()) mj["successCondition"] = cond;
       }
     }
     ojson provider;
     if (kind == "prometheus") {
-      provider["prometheus"] = ojson{{"address", p.contains("at") ? PlainText(p["at"]) : ""}, {"query", PlainText(p["query"])}};
+      const json mloc = m.value("loc", a.value("loc", analysis_loc_));
+      provider["prometheus"] = ojson{{"address", p.contains("at") ? AnalysisText(p["at"], mloc, "address of metric `" + m.value("name", "") + "`", args) : ""},
+                                     {"query", AnalysisText(p["query"], mloc, "query of metric `" + m.value("name", "") + "`", args)}};
     } else if (kind == "http") {
       ojson web;
-      web["url"] = PlainText(p["url"]);
+      const json mloc = m.value("loc", a.value("loc", analysis_loc_));
+      web["url"] = AnalysisText(p["url"], mloc, "URL of metric `" + m.value("name", "") + "`", args);
       if (p.value("method", "GET") != "GET") web["method"] = p.value("method", "GET");
       if (p.contains("headers") && p["headers"].is_object()) {
         ojson hs = ojson::array();
-        for (auto it = p["headers"].begin(); it != p["headers"].end(); ++it) hs.push_back(ojson{{"key", it.key()}, {"value", PlainText(it.value())}});
+        for (auto it = p["headers"].begin(); it != p["headers"].end(); ++it)
+          hs.push_back(ojson{{"key", it.key()}, {"value", AnalysisText(it.value(), mloc, "header `" + it.key() + "` of metric `" + m.value("name", "") + "`", args)}});
         web["headers"] = hs;
       }
       if (p.contains("timeout_s") && p["timeout_s"].is_number()) web["timeoutSeconds"] = static_cast<long long>(std::ceil(p["timeout_s"].get<double>()));
@@ -270,15 +335,44 @@ void ArgoEmitter::AnalysisTemplate(const json& a) {
       // A `run` probe: a Kubernetes Job in the step image; it passes when the command exits 0.
       const bool plain = p["expect"] == json{{"op", "=="}, {"a", {{"name", "exit_code"}}}, {"b", {{"lit", 0}}}};
       if (!plain)
-        Unsupported(DiagCode::E603, a.value("loc", json()), fmt::format("metric `{}`: a `run` probe with an `expect` has no Argo Rollouts form", m.value("name", "")),
+        Unsupported(DiagCode::E603, m.value("loc", a.value("loc", analysis_loc_)), fmt::format("metric `{}`: a `run` probe with an `expect` has no Argo Rollouts form", m.value("name", "")),
                     "make the command exit non-zero when the check fails");
       ScriptContext ctx = Ctx();
-      const std::string cmd = CommandText(p["command"], a.value("loc", json()), ctx);
+      const json mloc = m.value("loc", a.value("loc", analysis_loc_));
+      const std::string cmd = CommandText(p["command"], mloc, ctx);
+      // The Job runs outside the workflow: it sees the Kubernetes Secret, not the workflow's parameters.
+      for (const auto& prm : ctx.params)
+        Unsupported(DiagCode::E603, mloc, fmt::format("parameter `{}` in the command of analysis metric `{}` has no Argo Rollouts form (the Job is applied as written, not by the workflow)", prm, m.value("name", "")),
+                    "use literals and `env.X` attributes in analyses, or run the pipeline with `trixc run`");
+      ojson cenv = ojson::array();
+      std::set<std::string> secrets = ctx.secrets;
+      std::map<std::string, std::string> var_of;  // secret -> the variable the command reads
+      for (const auto& sname : secrets) var_of[sname] = SecretEnvVar(sname);
+      if (p.contains("env") && p["env"].is_object()) {
+        for (auto it = p["env"].begin(); it != p["env"].end(); ++it) {
+          if (it.value().is_object() && it.value().contains("secret")) {
+            secrets.insert(it.value()["secret"].get<std::string>());
+            var_of[it.value()["secret"].get<std::string>()] = it.key();
+          } else {
+            ojson dummy = ojson::array();
+            cenv.push_back(ojson{{"name", it.key()}, {"value", AnalysisText(it.value(), mloc, "command environment of metric `" + m.value("name", "") + "`", dummy)}});
+          }
+        }
+      }
+      for (const auto& sname : secrets) {
+        const json& src = (*plan_)["secrets"].value(sname, json::object());
+        if (src.value("from", "") == "file") {
+          Unsupported(DiagCode::E603, mloc, fmt::format("secret `{}` (read from a file) in analysis metric `{}` has no Argo Rollouts form", sname, m.value("name", "")),
+                      "read the secret with `env(\"...\")`: it becomes a key of the Kubernetes Secret `trix-secrets`");
+          continue;
+        }
+        cenv.push_back(ojson{{"name", var_of[sname]}, {"valueFrom", ojson{{"secretKeyRef", ojson{{"name", kSecretName}, {"key", src.value("ref", sname)}}}}}});
+      }
+      ojson container{{"name", "probe"}, {"image", image_}, {"command", ojson::array({"sh", "-c", cmd})}};
+      if (!cenv.empty()) container["env"] = cenv;
       provider["job"] = ojson{{"spec", ojson{{"backoffLimit", 0},
                                              {"template", ojson{{"spec", ojson{{"restartPolicy", "Never"},
-                                                                               {"containers", ojson::array({ojson{{"name", "probe"},
-                                                                                                                  {"image", image_},
-                                                                                                                  {"command", ojson::array({"sh", "-c", cmd})}}})}}}}}}}};
+                                                                               {"containers", ojson::array({container})}}}}}}}};
     }
     mj["provider"] = provider;
     metrics.push_back(mj);
@@ -289,11 +383,15 @@ void ArgoEmitter::AnalysisTemplate(const json& a) {
   ojson meta{{"name", name}};
   if ((*plan_)["env"].contains("namespace") && (*plan_)["env"]["namespace"].is_string()) meta["namespace"] = (*plan_)["env"]["namespace"];
   doc["metadata"] = meta;
-  doc["spec"] = ojson{{"metrics", metrics}};
+  ojson spec;
+  if (!args.empty()) spec["args"] = args;
+  spec["metrics"] = metrics;
+  doc["spec"] = spec;
   extra_.push_back(doc);
 }
 
 void ArgoEmitter::Rollout(const json& d) {
+  analysis_loc_ = d.value("loc", json());
   const json& svc = d.value("service", json::object());
   const std::string dep = svc.value("deployment", svc.value("name", ""));
   const std::string name = DnsName(dep);
@@ -465,8 +563,9 @@ ojson ArgoEmitter::StepGroupFor(const json& s) {
       tpl["metadata"] = ojson{{"annotations", ojson{{"trix.dev/approval", a.value("name", "")},
                                                     {"trix.dev/requires", Join(roles, ", ")},
                                                     {"trix.dev/approvers", Join(people, ", ")}}}};
+      // No `activeDeadlineSeconds`: Argo applies it to container and script templates only, so a
+      // suspend would wait past it; PushGroup adds the step that fails a late approval.
       tpl["suspend"] = ojson::object();
-      tpl["activeDeadlineSeconds"] = static_cast<long long>(a.value("timeout_s", 86400.0));
       templates_.push_back(tpl);
       ojson step{{"name", t}, {"template", t}};
       if (r.contains("when") || s.contains("when")) {
@@ -474,6 +573,8 @@ ojson ArgoEmitter::StepGroupFor(const json& s) {
         if (r.contains("when") && s.contains("when")) w = json{{"op", "and"}, {"a", s["when"]}, {"b", r["when"]}};
         if (auto c = When(w, s["loc"])) step["when"] = *c;
       }
+      approval_checks_.push_back({a.value("name", ""), t, static_cast<long long>(a.value("timeout_s", 86400.0)),
+                                  step.contains("when") ? std::optional<std::string>(step["when"].get<std::string>()) : std::nullopt});
       group.push_back(step);
     }
     return group;
@@ -481,6 +582,50 @@ ojson ArgoEmitter::StepGroupFor(const json& s) {
   const std::string t = Leaf(s, s.value("mutating", false));
   group.push_back(ojson{{"name", t}, {"template", t}});
   return group;
+}
+
+void ArgoEmitter::PushGroup(ojson& list, const json& s, bool continue_on_failure) {
+  approval_checks_.clear();
+  ojson group = StepGroupFor(s);
+  auto mark = [&](ojson g) {
+    if (continue_on_failure) {
+      for (auto& x : g) x["continueOn"] = ojson{{"failed", true}};
+    }
+    list.push_back(g);
+  };
+  if (approval_checks_.empty()) {
+    mark(group);
+    return;
+  }
+  // The approval's `timeout`: Argo gives a suspend no deadline of its own (and a suspend with a
+  // `duration` resumes, that is approves, when it runs out), so the wait's start is recorded
+  // before the suspends and an approval given after the timeout fails the step after them.
+  const std::string id = s.value("id", "a");
+  const std::string since = DnsName("approval-wait-" + id);
+  templates_.push_back(ojson{{"name", since},
+                             {"script", ojson{{"name", "main"}, {"image", image_}, {"command", ojson::array({"sh"})},
+                                              {"source", "date +%s > /tmp/trix-since\n"}}},
+                             {"outputs", ojson{{"parameters", ojson::array({ojson{{"name", "since"}, {"valueFrom", ojson{{"path", "/tmp/trix-since"}}}}})}}}});
+  mark(ojson::array({ojson{{"name", since}, {"template", since}}}));
+  mark(group);
+  ojson checks = ojson::array();
+  for (const auto& c : approval_checks_) {
+    const std::string t = DnsName(c.suspend_step + "-in-time");
+    const std::string script = fmt::format(
+        "set -e\n"
+        "# An approval given after its timeout does not count: the approval fails.\n"
+        "if [ $(( $(date +%s) - TRIX_WAIT_START )) -gt {} ]; then\n"
+        "  echo 'approval `{}` came after its timeout ({}s)'; exit 1\n"
+        "fi\n",
+        c.timeout_s, c.approval, c.timeout_s);
+    ojson env = ojson::array({ojson{{"name", "TRIX_WAIT_START"}, {"value", "{{steps." + since + ".outputs.parameters.since}}"}}});
+    templates_.push_back(ojson{{"name", t}, {"script", ojson{{"name", "main"}, {"image", image_}, {"command", ojson::array({"sh"})}, {"env", env}, {"source", script}}}});
+    ojson step{{"name", t}, {"template", t}};
+    if (c.when) step["when"] = *c.when;
+    checks.push_back(step);
+  }
+  mark(checks);
+  approval_checks_.clear();
 }
 
 std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t env_index) {
@@ -497,6 +642,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
 
   ojson main_steps = ojson::array();
   bool mutating = false;
+  const std::string window_script = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
   const json& instrs = plan["instructions"];
   for (std::size_t i = 0; i < instrs.size(); ++i) {
     const json& in = instrs[i];
@@ -535,7 +681,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
         main_steps.push_back(ojson::array({step}));
       }
     } else if (op == "approve") {
-      main_steps.push_back(StepGroupFor(in));
+      PushGroup(main_steps, in);
     } else if (op == "baseline") {
       // A step of its own; later steps read it as a global output parameter.
       const std::string name = in.value("name", "baseline");
@@ -554,8 +700,16 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
             add(s["children"]);
             continue;
           }
+          if (s.value("mutating", false) && !mutating && !window_script.empty()) {
+            // The window and freezes, right before the first change: failing stops with nothing changed.
+            templates_.push_back(ojson{{"name", "window"},
+                                       {"script", ojson{{"name", "main"}, {"image", image_}, {"command", ojson::array({"sh"})},
+                                                        {"env", ojson::array({ojson{{"name", "TRIX_OVERRIDE_WINDOW"}, {"value", "{{workflow.parameters.override-window}}"}}})},
+                                                        {"source", window_script}}}});
+            main_steps.push_back(ojson::array({ojson{{"name", "window"}, {"template", "window"}}}));
+          }
           if (s.value("mutating", false)) mutating = true;
-          main_steps.push_back(StepGroupFor(s));
+          PushGroup(main_steps, s);
         }
       };
       add(in["children"]);
@@ -613,9 +767,7 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
           add(s["children"]);
           continue;
         }
-        ojson g = StepGroupFor(s);
-        for (auto& x : g) x["continueOn"] = ojson{{"failed", true}};
-        rb_steps.push_back(g);
+        PushGroup(rb_steps, s, true);
       }
     };
     add(plan["rollback"]);
@@ -643,6 +795,9 @@ std::vector<ojson> ArgoEmitter::Pipeline(const PipelinePlans& pp, std::size_t en
     if (!d.doc.empty()) prm["description"] = d.doc;
     params.push_back(prm);
   }
+  if (!window_script.empty())
+    params.push_back(ojson{{"name", "override-window"}, {"value", ""},
+                           {"description", "Deploy outside the deployment window or inside a freeze: the reason (shown in the log)"}});
   if (!params.empty()) spec["arguments"] = ojson{{"parameters", params}};
   if (plan.contains("timeout_s") && plan["timeout_s"].is_number()) spec["activeDeadlineSeconds"] = static_cast<long long>(plan["timeout_s"].get<double>());
   if (plan.contains("concurrency") && plan["concurrency"].is_string())

@@ -125,7 +125,19 @@ class GithubEmitter {
   std::map<std::string, ojson> environments_;  // GitHub environment name -> API body
   const PipelinePlans* pp_ = nullptr;
   bool dispatch_ = false;
+  bool window_ = false;  // some target environment has a `window` or `freeze`
+  std::string override_input_;  // the dispatch input that overrides them
+  std::string env_input_;       // the dispatch input that chooses the environment
 };
+
+/// Whether any step in `steps` (nested included) changes something.
+bool AnyMutating(const json& steps) {
+  for (const auto& s : steps) {
+    if (s.value("mutating", false)) return true;
+    if (s.contains("children") && AnyMutating(s["children"])) return true;
+  }
+  return false;
+}
 
 std::optional<std::string> GithubEmitter::GhExpr(const json& e, const json& loc) {
   if (e.contains("lit")) {
@@ -213,6 +225,15 @@ void EnsureNeeds(ojson& job) {
     if (!j.empty() && std::find(needs.begin(), needs.end(), j) == needs.end()) needs.push_back(j);
   }
   job["needs"] = needs;
+}
+
+/// `base` when no job of the chain is named `base` or `base-...` yet, else `base-<instruction id>`:
+/// the same gate or approval may be used twice in a pipeline, and job ids are keys.
+std::string FreeId(const std::vector<Job>& jobs, const std::string& base, const json& instr) {
+  for (const auto& j : jobs) {
+    if (j.id == base || j.id.rfind(base + "-", 0) == 0) return base + "-" + instr.value("id", std::string("x"));
+  }
+  return base;
 }
 
 void GithubEmitter::AddJob(Chain& c, const std::string& id, ojson job, bool mutating) {
@@ -378,6 +399,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
   const std::vector<std::string> before = c.last;
   int n = 0;
   const json& reqs = a.value("requires", json::array());
+  const std::string approval_base = FreeId(c.jobs, c.prefix + "approve-" + DnsName(aname), instr);
   for (const auto& r : reqs) {
     ++n;
     std::vector<std::string> roles = r.value("roles", std::vector<std::string>{});
@@ -403,15 +425,48 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     // may approve several pending environments at once).
     const int slots = std::max(quorum, 1);
     const std::string env_base = DnsName(aname + (reqs.size() > 1 ? "-" + Join(roles, "-") : ""));
-    const std::string id_base = c.prefix + "approve-" + DnsName(aname) + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
+    const std::string id_base = approval_base + (reqs.size() > 1 ? "-" + std::to_string(n) : "");
     const long long timeout = static_cast<long long>(a.value("timeout_s", 86400.0));
     std::vector<std::string> slot_ids, slot_envs;
+    std::vector<std::string> lower;
+    for (std::string who : people) {
+      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower.push_back(who);  // GitHub logins compare without case
+    }
+    // The review history of this run decides, not the environment's settings: an environment that
+    // was never configured (GitHub creates it without reviewers), or an administrator's bypass of
+    // its protection rules, leaves no approval there, and the step fails.
+    auto count_step = [&](int needed, const std::vector<std::string>& envs) {
+      ojson env = ojson::object();
+      env["TRIX_GITHUB_TOKEN"] = "${{ github.token }}";
+      const std::string script = fmt::format(
+          "set -eu\n"
+          "# Approval `{0}` needs {1} distinct people of [{2}], never the one who started the run.\n"
+          "# The environments {3} take reviewers' approvals; count the distinct approvers in this\n"
+          "# run's review history (one reviewer may approve several environments at once).\n"
+          "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
+          "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
+          "approvers=$(printf '%s' \"$reviews\" | jq -r --argjson envs {4} --argjson people {5} \\\n"
+          "  --arg actor \"$(printf '%s' \"${{GITHUB_TRIGGERING_ACTOR:-$GITHUB_ACTOR}}\" | tr '[:upper:]' '[:lower:]')\" \\\n"
+          "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name | IN($envs[])))\n"
+          "    | .user.login | ascii_downcase | select(. != $actor and IN($people[]))] | unique | .[]')\n"
+          "count=$(printf '%s' \"$approvers\" | grep -c . || true)\n"
+          "echo \"approval \\`{0}\\`: approved by $(printf '%s' \"$approvers\" | paste -sd, -) ($count of {1} needed)\"\n"
+          "if [ \"$count\" -lt {1} ]; then\n"
+          "  echo \"approval \\`{0}\\` needs {1} distinct people of [{2}] other than the one who started the run\"; exit 1\n"
+          "fi\n",
+          aname, needed, Join(roles, ", "), Join(envs, ", "), ShellQuote(ojson(envs).dump()), ShellQuote(ojson(lower).dump()));
+      return ojson{{"name", needed > 1 ? fmt::format("{} distinct approvers", needed) : std::string("Approved by a reviewer other than the one who started the run")},
+                   {"env", env},
+                   {"run", script}};
+    };
     for (int k = 1; k <= slots; ++k) {
       const std::string env_name = env_base + (slots > 1 ? "-" + std::to_string(k) : "");
       environments_[env_name] = body;
       c.last = before;
       ojson job = NewJob(c, fmt::format("Approve {}: {}", aname, what) + (slots > 1 ? fmt::format(" ({} of {})", k, slots) : ""), g);
       job["environment"] = env_name;
+      if (slots == 1) job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
       ojson steps = ojson::array();
       ojson env = ojson::object();
       env["TRIX_WAIT_START"] = "${{ needs." + before.front() + ".outputs.finished_at }}";
@@ -424,6 +479,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
                                                 "fi\n"
                                                 "echo 'approval `{}` given through environment {}; who approved is in the deployment reviews of this run'\n",
                                                 timeout, aname, aname, env_name)}});
+      if (slots == 1) steps.push_back(count_step(1, {env_name}));
       job["steps"] = steps;
       Finish(job);
       const std::string id = id_base + (slots > 1 ? "-" + std::to_string(k) : "");
@@ -438,31 +494,7 @@ void GithubEmitter::Approval(Chain& c, const json& instr) {
     c.last = slot_ids;
     ojson job = NewJob(c, fmt::format("Approve {}: {} distinct people", aname, what), g);
     job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
-    std::vector<std::string> lower;
-    for (std::string who : people) {
-      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      lower.push_back(who);  // GitHub logins compare without case
-    }
-    ojson env = ojson::object();
-    env["TRIX_GITHUB_TOKEN"] = "${{ github.token }}";
-    const std::string script = fmt::format(
-        "set -eu\n"
-        "# Approval `{0}` needs {1} distinct people of [{2}], never the one who started the run.\n"
-        "# Each of the environments {3} took one reviewer's approval; one reviewer may approve\n"
-        "# several at once, so count the distinct approvers in this run's review history.\n"
-        "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
-        "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
-        "approvers=$(printf '%s' \"$reviews\" | jq -r --argjson envs {4} --argjson people {5} \\\n"
-        "  --arg actor \"$(printf '%s' \"${{GITHUB_TRIGGERING_ACTOR:-$GITHUB_ACTOR}}\" | tr '[:upper:]' '[:lower:]')\" \\\n"
-        "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name | IN($envs[])))\n"
-        "    | .user.login | ascii_downcase | select(. != $actor and IN($people[]))] | unique | .[]')\n"
-        "count=$(printf '%s' \"$approvers\" | grep -c . || true)\n"
-        "echo \"approval \\`{0}\\`: approved by $(printf '%s' \"$approvers\" | paste -sd, -) ($count of {1} needed)\"\n"
-        "if [ \"$count\" -lt {1} ]; then\n"
-        "  echo \"approval \\`{0}\\` needs {1} distinct people of [{2}] other than the one who started the run\"; exit 1\n"
-        "fi\n",
-        aname, slots, Join(roles, ", "), Join(slot_envs, ", "), ShellQuote(ojson(slot_envs).dump()), ShellQuote(ojson(lower).dump()));
-    job["steps"] = ojson::array({ojson{{"name", fmt::format("{} distinct approvers", slots)}, {"env", env}, {"run", script}}});
+    job["steps"] = ojson::array({count_step(slots, slot_envs)});
     Finish(job);
     const std::string vid = id_base + "-quorum";
     c.jobs.push_back(Job{vid, job});
@@ -476,7 +508,7 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
   const std::string phase = first.value("phase", "gate");
   const std::string group = first.value("group", "verify");
   std::string title = phase == "gate" ? "Gate: " + (first.contains("gate_title") ? PlainText(first["gate_title"]) : group) : "Verify: " + group;
-  const std::string id = c.prefix + (phase == "gate" ? "gate-" + DnsName(group) : "verify");
+  const std::string id = FreeId(c.jobs, c.prefix + (phase == "gate" ? "gate-" + DnsName(group) : "verify"), first);
   ojson steps = Checkout(c);
   const std::size_t setup_steps = steps.size();
   std::vector<std::string> confirms;
@@ -526,9 +558,32 @@ void GithubEmitter::Gate(Chain& c, const std::vector<const json*>& items) {
     std::string text = "# Approving this job's environment attests every statement below.\n";
     for (const auto& s : confirms) text += "echo " + ShellQuote("attested: " + s) + "\n";
     text += "echo \"by a reviewer of environment attest, run ${{ github.run_id }}\"\n";
-    job["steps"] = ojson::array({ojson{{"name", "Statements attested"}, {"run", text}}});
+    // As for approvals, the run's review history decides: an `attest` environment that was never
+    // configured (GitHub creates it without reviewers) would otherwise let every `confirm` pass
+    // unanswered, where section 4 says an unanswered confirm fails.
+    job["permissions"] = ojson{{"actions", "read"}, {"contents", "read"}};
+    std::vector<std::string> lower;
+    for (std::string who : list) {
+      for (char& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower.push_back(who);
+    }
+    const std::string check = fmt::format(
+        "set -eu\n"
+        "# Someone of the runbook's roles approved environment attest in this run.\n"
+        "reviews=$(curl -fsSL --retry 3 -H \"Authorization: Bearer $TRIX_GITHUB_TOKEN\" -H 'Accept: application/vnd.github+json' \\\n"
+        "  \"$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/approvals\")\n"
+        "who=$(printf '%s' \"$reviews\" | jq -r --argjson people {} \\\n"
+        "  '[.[] | select(.state == \"approved\") | select(any(.environments[]; .name == \"attest\"))\n"
+        "    | .user.login | ascii_downcase | select(IN($people[]))] | unique | .[]')\n"
+        "if [ -z \"$who\" ]; then echo 'no member of the roles of the runbook attested through environment attest'; exit 1; fi\n"
+        "echo \"attested by $(printf '%s' \"$who\" | paste -sd, -)\"\n",
+        ShellQuote(ojson(lower).dump()));
+    job["steps"] = ojson::array({ojson{{"name", "Statements attested"}, {"run", text}},
+                                 ojson{{"name", "Attested by a member of the runbook's roles"},
+                                       {"env", ojson{{"TRIX_GITHUB_TOKEN", "${{ github.token }}"}}},
+                                       {"run", check}}});
     Finish(job);
-    AddJob(c, c.prefix + (phase == "gate" ? "attest-" + DnsName(group) : "attest-verify"), job, false);
+    AddJob(c, FreeId(c.jobs, c.prefix + (phase == "gate" ? "attest-" + DnsName(group) : "attest-verify"), first), job, false);
   }
 }
 
@@ -541,13 +596,27 @@ void GithubEmitter::Rollback(Chain& c) {
   for (const auto& j : c.jobs) needs.push_back(j.id);
   job["needs"] = needs;
   // Only after something changed: a failed gate or refused approval stops with nothing to roll back.
+  // A stage job ran when its `finished` step (`always()`) left a time: it succeeded, failed, or was
+  // cancelled while running (a cancelled run is an interrupt, which rolls back); a job cancelled or
+  // skipped before it started has no outputs.
   std::vector<std::string> ran;
-  for (const auto& j : c.mutating_jobs) ran.push_back("needs." + j + ".result == 'success' || needs." + j + ".result == 'failure'");
+  for (const auto& j : c.mutating_jobs) ran.push_back("needs." + j + ".outputs.finished_at != ''");
   job["if"] = "${{ (failure() || cancelled()) && (" + Join(ran, " || ") + ") }}";
   job["runs-on"] = "ubuntu-latest";
   ojson steps = Checkout(c);
+  // After a cancel, `success()` and `!cancelled()` are false in every later step: the rollback's
+  // steps use `always()`, so a cancelled run is rolled back too.
+  for (auto& st : steps) {
+    ojson ordered;
+    if (st.contains("name")) ordered["name"] = st["name"];
+    ordered["if"] = "${{ always() }}";
+    for (auto f = st.begin(); f != st.end(); ++f) {
+      if (f.key() != "name") ordered[f.key()] = f.value();
+    }
+    st = ordered;
+  }
   // The undo blocks of what finished, newest first; then the rollback block and its verify.
-  // Each step runs even when an earlier rollback step failed (`!cancelled()`).
+  // Each step runs even when an earlier rollback step failed or the run was cancelled (`always()`).
   for (auto it = c.undos.rbegin(); it != c.undos.rend(); ++it) {
     for (const auto& u : it->steps) {
       ScriptContext ctx = Ctx(c, false);
@@ -557,7 +626,7 @@ void GithubEmitter::Rollback(Chain& c) {
       step.erase("id");
       ojson ordered;
       ordered["name"] = step["name"];
-      ordered["if"] = "${{ !cancelled() && needs." + it->job + ".outputs." + it->id + " == 'done' }}";
+      ordered["if"] = "${{ always() && needs." + it->job + ".outputs." + it->id + " == 'done' }}";
       for (auto f = step.begin(); f != step.end(); ++f) {
         if (f.key() != "name") ordered[f.key()] = f.value();
       }
@@ -578,7 +647,7 @@ void GithubEmitter::Rollback(Chain& c) {
       ojson step = StepFor(s, ctx, "Rollback: " + name, script, c, "");
       ojson ordered;
       ordered["name"] = step["name"];
-      ordered["if"] = "${{ !cancelled() }}";
+      ordered["if"] = "${{ always() }}";
       for (auto f = step.begin(); f != step.end(); ++f) {
         if (f.key() != "name" && f.key() != "id") ordered[f.key()] = f.value();
       }
@@ -592,7 +661,7 @@ void GithubEmitter::Rollback(Chain& c) {
     ojson step = StepFor(chk, ctx, "Verify: " + PlainText(chk["label"]), CheckScript(chk, ctx), c, "");
     ojson ordered;
     ordered["name"] = step["name"];
-    ordered["if"] = "${{ !cancelled() }}";
+    ordered["if"] = "${{ always() }}";
     for (auto f = step.begin(); f != step.end(); ++f) {
       if (f.key() != "name") ordered[f.key()] = f.value();
     }
@@ -615,6 +684,15 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
   }
   if (!dispatch && !push && !schedule) dispatch = true;  // no trigger: it can only be run by hand
   dispatch_ = dispatch;
+  window_ = false;
+  for (const auto& pl : pp.plans) window_ = window_ || !WindowScript(pl.value("env", json::object()), "X").empty();
+  // Inputs of our own, renamed when a parameter (whose input has its name) takes the name.
+  override_input_ = "override_window";
+  env_input_ = "environment";
+  for (const auto& d : p_.entry().decls) {
+    if (d.kind == ast::DeclKind::Param && d.name.name == override_input_) override_input_ = "trix_override_window";
+    if (d.kind == ast::DeclKind::Param && d.name.name == env_input_) env_input_ = "trix_environment";
+  }
   // Environments a run can reach: all with dispatch, else the first.
   const std::size_t nenv = dispatch ? pp.envs.size() : 1;
   const bool choice = dispatch && nenv > 1;
@@ -623,8 +701,8 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     c.plan = &pp.plans[i];
     c.prefix = nenv > 1 ? DnsName(pp.envs[i]) + "-" : "";
     if (choice) {
-      c.select = i == 0 ? "(github.event_name != 'workflow_dispatch' || inputs.environment == " + GhString(pp.envs[i]) + ")"
-                        : "(github.event_name == 'workflow_dispatch' && inputs.environment == " + GhString(pp.envs[i]) + ")";
+      c.select = i == 0 ? "(github.event_name != 'workflow_dispatch' || inputs." + env_input_ + " == " + GhString(pp.envs[i]) + ")"
+                        : "(github.event_name == 'workflow_dispatch' && inputs." + env_input_ + " == " + GhString(pp.envs[i]) + ")";
     }
     c.timeout = c.plan->contains("timeout_s") && (*c.plan)["timeout_s"].is_number();
     chains_.push_back(std::move(c));
@@ -661,7 +739,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
   if (dispatch) {
     ojson inputs = ojson::object();
     if (choice) {
-      inputs["environment"] = ojson{{"description", "Target environment"}, {"type", "choice"}, {"options", pp.envs}, {"default", pp.envs.front()},
+      inputs[env_input_] = ojson{{"description", "Target environment"}, {"type", "choice"}, {"options", pp.envs}, {"default", pp.envs.front()},
                                     {"required", true}};
     }
     for (const auto& d : p_.entry().decls) {
@@ -679,6 +757,10 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
         else in["default"] = ValueText(def);
       }
       inputs[n] = in;
+    }
+    if (window_) {
+      inputs[override_input_] = ojson{{"description", "Deploy outside the deployment window or inside a freeze: the reason (shown in the log)"},
+                                      {"type", "string"}, {"required", false}, {"default", ""}};
     }
     on["workflow_dispatch"] = inputs.empty() ? ojson(nullptr) : ojson{{"inputs", inputs}};
   }
@@ -699,7 +781,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
       group = keys.front();
     } else {
       group = "${{ ";
-      for (std::size_t i = 1; i < nenv; ++i) group += "inputs.environment == " + GhString(pp.envs[i]) + " && " + GhString(keys[i]) + " || ";
+      for (std::size_t i = 1; i < nenv; ++i) group += "inputs." + env_input_ + " == " + GhString(pp.envs[i]) + " && " + GhString(keys[i]) + " || ";
       group += GhString(keys.front()) + " }}";
     }
     if (group.empty()) {
@@ -725,6 +807,14 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     ojson ssteps = ojson::array();
     std::string run = fmt::format("echo {}\n", ShellQuote("pipeline " + pp.name + ", environment " + plan.value("environment", "") +
                                                            ", plan " + plan.value("plan_sha256", "").substr(0, 12)));
+    // A parameter without a default must be given (the runtime refuses to start without it); a push
+    // or schedule run has no inputs, so it stops here rather than run with an empty value.
+    for (const auto& d : p_.entry().decls) {
+      if (d.kind != ast::DeclKind::Param || !plan["params"].value(d.name.name, json()).is_null()) continue;
+      run += fmt::format("if [ -z \"${{{}:-}}\" ]; then echo {}; exit 1; fi\n", ParamVar(d.name.name),
+                         ShellQuote("parameter `" + d.name.name + "` has no default and no value: only a dispatch run can set it (input `" +
+                                    d.name.name + "`); nothing was changed"));
+    }
     if (c.timeout) run += fmt::format("echo \"deadline=$(( $(date +%s) + {} ))\" >> \"$GITHUB_OUTPUT\"\n", static_cast<long long>(plan["timeout_s"].get<double>()));
     ssteps.push_back(ojson{{"id", "start"}, {"run", run}});
     start["steps"] = ssteps;
@@ -737,6 +827,7 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
     c.last = {c.prefix + "start"};
 
     const json& instrs = plan["instructions"];
+    bool window_done = false;
     for (std::size_t i = 0; i < instrs.size(); ++i) {
       const json& in = instrs[i];
       const std::string op = in.value("op", "");
@@ -775,6 +866,21 @@ File GithubEmitter::Workflow(const PipelinePlans& pp) {
         int n = 0;
         auto flush = [&]() {
           if (part.empty()) return;
+          if (!window_done && AnyMutating(part)) {
+            // The window and freezes, checked by a job of its own right before the first change
+            // (after any approval before it): failing there stops the run with nothing changed
+            // (no stage job ran, so no rollback).
+            window_done = true;
+            const std::string wscript = WindowScript(plan.value("env", json::object()), "TRIX_OVERRIDE_WINDOW");
+            if (!wscript.empty()) {
+              ojson wjob = NewJob(c, "Deployment window", "");
+              ojson window_env = ojson::object();
+              window_env["TRIX_OVERRIDE_WINDOW"] = dispatch_ ? "${{ inputs." + override_input_ + " }}" : "";
+              wjob["steps"] = ojson::array({ojson{{"name", "Inside the deployment window, outside freezes"}, {"env", window_env}, {"run", wscript}}});
+              Finish(wjob);
+              AddJob(c, c.prefix + "window", wjob, false);
+            }
+          }
           const std::string id = n == 0 ? base : base + "-" + std::to_string(n + 1);
           ++n;
           ojson job = NewJob(c, title, "");

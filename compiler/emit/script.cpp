@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "compiler/util/literals.hpp"
 #include "compiler/util/text.hpp"
 
 namespace trix::emit {
@@ -528,18 +529,29 @@ std::string StepScript(const json& s, ScriptContext& ctx) {
     if (fn.empty()) return "exit 1\n";
     o += fn + WithRetries("trix_probe", s, s.value("method", "") + " request");
   } else if (op == "wait") {
+    if (!ctx.deadline_var.empty()) {
+      // The pipeline timeout ends a wait that would outlast it, as it ends any step in the runtime.
+      o += DeadlinePrelude(ctx) + fmt::format(
+               "if [ {0} -gt \"$trix_left\" ]; then sleep \"$trix_left\"; echo 'the pipeline timeout has passed'; exit 1; fi\n", Secs(s["seconds"]));
+    }
     o += "sleep " + Secs(s["seconds"]) + "\n";
   } else if (op == "wait_until") {
     const json& p = s["probe"];
     std::string fn = ProbeFunction(p, loc, ctx);
     if (fn.empty()) return "exit 1\n";
-    o += fn + fmt::format(
-                  "trix_until=$(( $(date +%s) + {0} ))\n"
-                  "until trix_probe; do\n"
-                  "  if [ \"$(date +%s)\" -ge \"$trix_until\" ]; then echo 'wait until: timed out after {0}s'; exit 1; fi\n"
-                  "  sleep {1}\n"
-                  "done\n",
-                  Secs(s["timeout_s"]), Secs(s["interval_s"]));
+    o += fn + fmt::format("trix_until=$(( $(date +%s) + {0} ))\n", Secs(s["timeout_s"]));
+    if (!ctx.deadline_var.empty())
+      o += fmt::format("trix_why='wait until: timed out after {0}s'\n"
+                       "if [ \"${1}\" -lt \"$trix_until\" ]; then trix_until=${1}; trix_why='the pipeline timeout has passed'; fi\n",
+                       Secs(s["timeout_s"]), ctx.deadline_var);
+    else
+      o += fmt::format("trix_why='wait until: timed out after {0}s'\n", Secs(s["timeout_s"]));
+    o += fmt::format(
+        "until trix_probe; do\n"
+        "  if [ \"$(date +%s)\" -ge \"$trix_until\" ]; then echo \"$trix_why\"; exit 1; fi\n"
+        "  sleep {0}\n"
+        "done\n",
+        Secs(s["interval_s"]));
   } else if (op == "notify") {
     const std::string text = TextWord(s["text"], loc, ctx);
     if (s.contains("url") && s["url"].is_string()) {
@@ -567,6 +579,64 @@ std::string StepScript(const json& s, ScriptContext& ctx) {
     return "exit 1\n";
   }
   return o + Done(s, ctx);
+}
+
+std::string WindowScript(const nlohmann::json& env, const std::string& override_var) {
+  // The runtime's check (runtime/executor.cpp Runner::WindowOpen): a freeze is whole UTC days; a
+  // window is weekly in its zone's fixed offset, and the part of a window that crosses midnight
+  // belongs to the day it started on. Parsed here, at emit time; the script only compares numbers.
+  std::string freeze_tests, window_tests;
+  if (env.contains("freeze") && env["freeze"].is_array()) {
+    for (const auto& f : env["freeze"]) {
+      if (!f.is_string()) continue;
+      std::string err;
+      auto fr = lit::ParseFreeze(f.get<std::string>(), &err);
+      if (!fr) continue;
+      freeze_tests += fmt::format("if [ \"$trix_today\" -ge {} ] && [ \"$trix_today\" -le {} ]; then trix_why={}; fi\n", fr->first_day, fr->last_day,
+                                  ShellQuote("inside the freeze " + f.get<std::string>()));
+    }
+  }
+  std::string window_text;
+  if (env.contains("window") && env["window"].is_string()) {
+    window_text = env["window"].get<std::string>();
+    std::string err;
+    auto ws = lit::ParseWindow(window_text, &err);
+    if (ws) {
+      for (const auto& w : *ws) {
+        window_tests += fmt::format(
+            "trix_local=$((trix_now + ({}) * 60)); trix_wday=$(((trix_local / 86400 + 3) % 7)); trix_prev=$(((trix_wday + 6) % 7)); "
+            "trix_min=$((trix_local % 86400 / 60))\n",
+            w.utc_offset_minutes);
+        if (w.end_minute > w.start_minute)
+          window_tests += fmt::format("if [ $(({} >> trix_wday & 1)) -eq 1 ] && [ \"$trix_min\" -ge {} ] && [ \"$trix_min\" -lt {} ]; then trix_open=1; fi\n",
+                                      static_cast<int>(w.days), w.start_minute, w.end_minute);
+        else
+          window_tests += fmt::format(
+              "if {{ [ $(({} >> trix_wday & 1)) -eq 1 ] && [ \"$trix_min\" -ge {} ]; }} || {{ [ $(({} >> trix_prev & 1)) -eq 1 ] && [ \"$trix_min\" -lt {} ]; }}; then trix_open=1; fi\n",
+              static_cast<int>(w.days), w.start_minute, static_cast<int>(w.days), w.end_minute);
+      }
+    }
+  }
+  if (freeze_tests.empty() && window_tests.empty() && window_text.empty()) return "";
+  const std::string envname = env.value("name", "");
+  std::string o = "set -e\n# The deployment window and freezes of environment " + envname + ", checked before the first change.\n";
+  o += "trix_now=$(date +%s)\ntrix_today=$((trix_now / 86400))\ntrix_why=\n";
+  o += freeze_tests;
+  if (!window_text.empty()) {
+    o += "if [ -z \"$trix_why\" ]; then\n  trix_open=0\n";
+    std::string indented;
+    for (std::size_t pos = 0; pos < window_tests.size();) {
+      std::size_t nl = window_tests.find('\n', pos);
+      indented += "  " + window_tests.substr(pos, nl - pos + 1);
+      pos = nl + 1;
+    }
+    o += indented;
+    o += "  if [ \"$trix_open\" -eq 0 ]; then trix_why=" + ShellQuote("outside the deployment window `" + window_text + "`") + "; fi\nfi\n";
+  }
+  o += "if [ -z \"$trix_why\" ]; then echo " + ShellQuote("environment " + envname + ": inside its deployment window") + "; exit 0; fi\n";
+  o += "if [ -n \"${" + override_var + ":-}\" ]; then\n  echo \"environment " + envname + " is $trix_why; overridden: $" + override_var + "\"\n  exit 0\nfi\n";
+  o += "echo \"environment " + envname + " is $trix_why; nothing was changed (run again with an override reason to deploy anyway)\"\nexit 1\n";
+  return o;
 }
 
 }  // namespace trix::emit

@@ -54,6 +54,10 @@ std::string GuardCondition(const nlohmann::json& when, const nlohmann::json& loc
 std::string TextWord(const nlohmann::json& text, const nlohmann::json& loc, ScriptContext& ctx);
 /// Plan command text as shell source (parts already marked `quote` become quoted variables).
 std::string CommandText(const nlohmann::json& text, const nlohmann::json& loc, ScriptContext& ctx);
+/// The check of an environment's `window` and `freeze` (plan `env`) as a script that fails outside
+/// the window or inside a freeze unless the variable `override_var` holds a reason; empty when the
+/// environment has neither.
+std::string WindowScript(const nlohmann::json& env, const std::string& override_var);
 /// The Trix expression as text, for messages (`status == 200 and ...`).
 std::string ExprText(const nlohmann::json& e);
 

@@ -48,6 +48,94 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **kw)
 
 
+class GitHubExpr:
+    """A small evaluator of the GitHub Actions expressions the emitter writes
+    (`${{ ... }}` or bare): literals, `needs.J.outputs.X`, `needs.J.result`,
+    `steps.S.outputs.X`, `==` `!=` (strings compare without case), `!` `&&` `||`,
+    parentheses, and the status functions from a context dict."""
+
+    def __init__(self, text, ctx):
+        import re
+        text = text.strip()
+        if text.startswith("${{") and text.endswith("}}"):
+            text = text[3:-2]
+        self.toks = re.findall(r"'(?:[^']|'')*'|[A-Za-z_][\w.-]*\(\)|[A-Za-z_][\w.-]*|==|!=|&&|\|\||[!()]|\S", text)
+        self.i, self.ctx = 0, ctx
+
+    @staticmethod
+    def truthy(v):
+        return v not in (False, None, "", 0)
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self):
+        self.i += 1
+        return self.toks[self.i - 1]
+
+    def value(self):
+        v = self.or_()
+        assert self.peek() is None, f"unparsed expression tail {self.toks[self.i:]}"
+        return v
+
+    def or_(self):
+        v = self.and_()
+        while self.peek() == "||":
+            self.take()
+            w = self.and_()
+            v = v if self.truthy(v) else w
+        return v
+
+    def and_(self):
+        v = self.cmp()
+        while self.peek() == "&&":
+            self.take()
+            w = self.cmp()
+            v = w if self.truthy(v) else v
+        return v
+
+    def cmp(self):
+        v = self.unary()
+        if self.peek() in ("==", "!="):
+            op = self.take()
+            w = self.unary()
+            norm = lambda x: str(x).lower() if not isinstance(x, bool) else x  # noqa: E731
+            eq = norm(v) == norm(w)
+            return eq if op == "==" else not eq
+        return v
+
+    def unary(self):
+        if self.peek() == "!":
+            self.take()
+            return not self.truthy(self.unary())
+        if self.peek() == "(":
+            self.take()
+            v = self.or_()
+            assert self.take() == ")"
+            return v
+        t = self.take()
+        if t.startswith("'"):
+            return t[1:-1].replace("''", "'")
+        if t in ("true", "false"):
+            return t == "true"
+        if t.endswith("()"):
+            f = t[:-2]
+            if f == "always":
+                return True
+            assert f in ("success", "failure", "cancelled"), f"unknown function {t}"
+            return self.ctx[f]
+        parts = t.split(".")
+        if parts[0] == "needs" and len(parts) == 3 and parts[2] == "result":
+            return self.ctx["needs"].get(parts[1], {}).get("result", "")
+        if parts[0] == "needs" and len(parts) == 4 and parts[2] == "outputs":
+            return self.ctx["needs"].get(parts[1], {}).get("outputs", {}).get(parts[3], "")
+        if parts[0] == "inputs" and len(parts) == 2:
+            return self.ctx.get("inputs", {}).get(parts[1], "")
+        if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
+            return self.ctx["steps"].get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"unexpected expression token {t}")
+
+
 def emit(backend, src, out, *extra):
     env = dict(os.environ, NO_COLOR="1")
     return run([TRIXC, "emit", backend, str(src), "-o", str(out), *extra], env=env, cwd=src.parent)
@@ -258,42 +346,44 @@ pipeline p {{
                     return jid, step.get("name", step.get("id")), p.returncode, p.stdout
         return None
 
-    def simulate_github(self, wf):
-        """Runs the workflow as GitHub would for this shape: jobs in order, a job's steps
-        until one fails, then the rollback job, whose step conditions (`needs.J.outputs.ID
-        == 'done'`) are read from the outputs the jobs wrote. Returns the failed job id."""
-        import re
+    def simulate_github(self, wf, cancel_at=None, inputs=None):
+        """Runs the workflow as GitHub would for this shape: jobs in order, each job's and
+        step's `if:` evaluated by GitHubExpr with GitHub's status functions (a step with
+        no `if:` has `success()`), outputs as the jobs wrote them. `cancel_at` = (job id,
+        step name): the run is cancelled as that step starts (it does not run), as when a
+        user cancels the workflow. Returns the first failed (or cancelled) job id."""
         work, env = self.fresh_work(wf)
-        outputs, failed = {}, None
-
-        def value(expr):
-            m = re.fullmatch(r"\$\{\{ (?:!cancelled\(\) && )?needs\.([\w-]+)\.outputs\.(\w+) == 'done' \}\}", expr)
-            if m:
-                return "true" if outputs.get(m.group(1), {}).get(m.group(2)) == "done" else "false"
-            m = re.fullmatch(r"\$\{\{ steps\.(\w+)\.outputs\.(\w+) == 'done' \}\}", expr)
-            if m:
-                return "true" if outputs.get("__steps__", {}).get(m.group(1), {}).get(m.group(2)) == "done" else "false"
-            m = re.fullmatch(r"\$\{\{ needs\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
-            if m:
-                return outputs.get(m.group(1), {}).get(m.group(2), "")
-            if expr == "${{ !cancelled() }}":
-                return "true"
-            raise AssertionError(f"unexpected expression {expr}")
+        outputs, results, failed = {}, {}, None
+        state = {"cancelled": False}
 
         for jid, job in wf["jobs"].items():
-            is_rollback = jid.endswith("rollback")
-            if is_rollback != (failed is not None):
+            ctx = {"needs": {n: {"outputs": outputs.get(n, {}), "result": results.get(n, "skipped")} for n in job.get("needs", [])},
+                   "cancelled": state["cancelled"], "failure": any(r == "failure" for r in results.values()),
+                   "steps": {}, "inputs": inputs or {}}
+            ctx["success"] = not ctx["failure"] and not ctx["cancelled"]
+            if not GitHubExpr.truthy(GitHubExpr(job.get("if", "success()"), ctx).value()):
+                results[jid] = "skipped"
                 continue
             step_outputs = {}  # GitHub step id -> its outputs
-            outputs["__steps__"] = step_outputs
+            ctx["steps"] = step_outputs
+            step_failed = False
+            result = "success"
             for step in job["steps"]:
-                if "run" not in step or "${{" in step["run"]:
+                cancelled_before = state["cancelled"]
+                if cancel_at == (jid, step.get("name", step.get("id"))):
+                    state["cancelled"] = True
+                    result = "cancelled"
+                sctx = dict(ctx, cancelled=state["cancelled"], failure=step_failed, success=not step_failed and not state["cancelled"])
+                if not GitHubExpr.truthy(GitHubExpr(step.get("if", "success()"), sctx).value()):
                     continue
-                if is_rollback and "if" in step and value(step["if"]) != "true":
+                if cancel_at == (jid, step.get("name", step.get("id"))) and not cancelled_before:
+                    continue  # the step being cancelled
+                if "run" not in step or "${{" in step["run"]:
                     continue
                 step_env = dict(env)
                 for k, v in (step.get("env") or {}).items():
-                    step_env[k] = value(v)
+                    x = GitHubExpr(v, sctx).value()
+                    step_env[k] = str(x).lower() if isinstance(x, bool) else str(x)
                 out = work / f"out-{jid}"
                 out.write_text("")
                 p = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=work, env=dict(step_env, GITHUB_OUTPUT=str(out)),
@@ -301,16 +391,14 @@ pipeline p {{
                 if "id" in step:
                     step_outputs[step["id"]] = dict(line.partition("=")[::2] for line in out.read_text().splitlines())
                 if p.returncode != 0:
-                    if is_rollback:
-                        continue  # rollback steps run even after one failed
-                    failed = jid
-                    break
+                    step_failed = True
+                    if result == "success":
+                        result = "failure"
+            results[jid] = result
+            if result != "success" and failed is None:
+                failed = jid
             # Job outputs as GitHub computes them: from the job's `outputs:` map over its steps' outputs.
-            outputs[jid] = {}
-            for name, expr in (job.get("outputs") or {}).items():
-                m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}", expr)
-                if m:
-                    outputs[jid][name] = step_outputs.get(m.group(1), {}).get(m.group(2), "")
+            outputs[jid] = {name: GitHubExpr(expr, dict(ctx, steps=step_outputs)).value() or "" for name, expr in (job.get("outputs") or {}).items()}
         return failed
 
     def test_rollback_undoes_what_finished_newest_first(self):
@@ -354,6 +442,149 @@ pipeline p {
         self.assertEqual(self.simulate_github(wf), "stage-two")
         self.assertEqual((self.tmp / "work" / "log").read_text().split(),
                          ["a", "p1", "m", "b", "undo-b", "undo-m", "undo-p1", "undo-a", "rollback-block", "after-guard"])
+
+    CANCEL_RUNBOOK = """
+environment local {
+}
+pipeline p {
+  trigger dispatch
+  stage one {
+    a: run "echo a >> log"
+    undo { run "echo undo-a >> log" }
+  }
+  stage two {
+    b: run "echo b >> log"
+    undo { run "echo undo-b >> log" }
+    run "echo interrupted-here >> log"
+    c: run "echo c >> log"
+    undo { run "echo undo-c >> log" }
+  }
+  rollback {
+    run "echo rollback-block >> log"
+  }
+  verify {
+    check "never reached" run "true"
+  }
+}
+"""
+
+    def emit_stdout(self, text, name):
+        src = self.tmp / name
+        src.write_text(text)
+        r = subprocess.run([TRIXC, "emit", "github", str(src)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return yaml.safe_load(r.stdout)
+
+    def test_cancelled_run_rolls_back_what_finished(self):
+        # A cancelled workflow is the runtime's SIGINT: the undo blocks of what finished, then the
+        # rollback block (section 9). After a cancel GitHub skips every step whose `if:` is
+        # `success()` or `!cancelled()`, so the rollback job's steps must still run.
+        wf = self.emit_stdout(self.CANCEL_RUNBOOK, "cancel.trix")
+        self.assertEqual(self.simulate_github(wf, cancel_at=("stage-two", "echo interrupted-here >> log")), "stage-two")
+        self.assertEqual((self.tmp / "work" / "log").read_text().split(), ["a", "b", "undo-b", "undo-a", "rollback-block"])
+
+    def test_cancel_before_any_change_rolls_nothing_back(self):
+        # Cancelled while the first stage job had not started: nothing changed, nothing to undo,
+        # and the rollback block must not run either.
+        wf = self.emit_stdout(self.CANCEL_RUNBOOK, "cancel.trix")
+        self.assertEqual(self.simulate_github(wf, cancel_at=("start", "finished")), "start")
+        self.assertFalse((self.tmp / "work" / "log").exists())
+
+    def window_case(self, attrs, inputs=None):
+        """A protected-free environment with `attrs` (window / freeze); returns (failed job, log lines)."""
+        wf = self.emit_stdout(f"""
+environment local {{
+  {attrs}
+}}
+pipeline p {{
+  trigger dispatch
+  gate g
+  stage one {{
+    a: run "echo a >> log"
+    undo {{ run "echo undo-a >> log" }}
+  }}
+  rollback {{ run "echo rollback-block >> log" }}
+}}
+gate g {{ check "before" run "echo gate >> log" }}
+""", "window.trix")
+        failed = self.simulate_github(wf, inputs=inputs)
+        log = self.tmp / "work" / "log"
+        return failed, (log.read_text().split() if log.exists() else [])
+
+    @staticmethod
+    def day(offset):
+        import datetime
+        return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=offset)).strftime("%a")
+
+    @staticmethod
+    def date(offset):
+        import datetime
+        return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=offset)).strftime("%Y-%m-%d")
+
+    def test_window_open_deploys(self):
+        # Today, all day, in UTC and at +14:00 / -12:00 (the zone's day may differ from UTC's).
+        self.assertEqual(self.window_case(f'window = "{self.day(0)} 00:00-24:00 UTC"'), (None, ["gate", "a"]))
+        failed, _ = self.window_case(f'window = "{self.day(-1)},{self.day(0)},{self.day(1)} 00:00-24:00 +14:00"')
+        self.assertIsNone(failed)
+
+    def test_outside_window_stops_with_nothing_changed(self):
+        # Spec section 9: outside env.window a run stops before its first change; the gate ran, no
+        # stage ran, and nothing is rolled back.
+        self.assertEqual(self.window_case(f'window = "{self.day(2)} 00:00-24:00 UTC"'), ("window", ["gate"]))
+
+    def test_inside_freeze_stops_and_override_deploys(self):
+        attrs = f'freeze = ["{self.date(-1)}..{self.date(1)}"]'
+        self.assertEqual(self.window_case(attrs), ("window", ["gate"]))
+        self.assertEqual(self.window_case(attrs, inputs={"override_window": "hotfix INC-1"}), (None, ["gate", "a"]))
+        self.assertEqual(self.window_case(f'freeze = ["{self.date(1)}"]'), (None, ["gate", "a"]))
+
+    def test_required_parameter_without_value_stops_before_anything(self):
+        # `param tag: string` has no default: the runtime will not start without it. A push run
+        # has no inputs, so the emitted workflow must stop at its start, not deploy with "".
+        wf = self.emit_stdout("""
+param tag: string
+environment local {
+}
+pipeline p {
+  trigger push { branch = "main" }
+  trigger dispatch
+  stage s {
+    run "echo deploy-${tag} >> log"
+    undo { run "echo undo >> log" }
+  }
+}
+""", "required.trix")
+        self.assertEqual(self.simulate_github(wf), "start")
+        self.assertFalse((self.tmp / "work" / "log").exists())
+
+    def test_window_arithmetic_at_fixed_instants(self):
+        # The emitted check with `date` replaced by chosen instants (UTC), against what
+        # docs/decisions.md says the window and freeze syntax means.
+        import datetime
+        wf = yaml.safe_load((REPO / "tests" / "golden" / "emit-github" / "ok.window.trix.golden").read_text())
+        [step] = [st for st in wf["jobs"]["window"]["steps"] if st.get("name", "").startswith("Inside the deployment window")]
+        cases = {  # UTC instant -> open?
+            "2027-02-01 09:00": True,    # Monday 09:00 UTC: the window starts (inclusive)
+            "2027-02-01 08:59": False,
+            "2027-02-04 15:59": True,    # Thursday
+            "2027-02-04 16:00": False,   # the end is exclusive
+            "2027-02-05 12:00": False,   # Friday noon: only the night window
+            "2027-02-05 20:00": True,    # Friday 22:00 at +02:00
+            "2027-02-05 23:30": True,    # Saturday 01:30 at +02:00: Friday's window crosses midnight
+            "2027-02-06 00:30": False,   # Saturday 02:30 at +02:00
+            "2027-02-06 21:00": False,   # Saturday 23:00 at +02:00
+            "2026-12-21 10:00": False,   # a Monday inside the freeze
+            "2027-01-04 10:00": True,    # the Monday after it
+            "2027-03-01 10:00": False,   # a Monday frozen on its own
+        }
+        for when, is_open in cases.items():
+            t = int(datetime.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc).timestamp())
+            script = step["run"].replace("trix_now=$(date +%s)", f"trix_now={t}")
+            self.assertNotEqual(script, step["run"])
+            p = subprocess.run(["bash", "-e", "-c", script], env=dict(os.environ, TRIX_OVERRIDE_WINDOW=""), capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode == 0, is_open, f"{when}: {p.stdout}{p.stderr}")
+            p = subprocess.run(["sh", "-e", "-c", script], env=dict(os.environ, TRIX_OVERRIDE_WINDOW="INC-7"), capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout)
 
     def baseline_case(self, after):
         src = self.tmp / "baseline.trix"
@@ -440,6 +671,18 @@ pipeline p {{
         failure = self.run_jobs(wf)
         self.assertIsNotNone(failure)
         self.assertLess(time.time() - started, 20)
+
+    def test_pipeline_timeout_ends_waits(self):
+        # The pipeline `timeout` ends any step (section 9), a `wait` or `wait until` included:
+        # with 3 s left, a 10-minute wait and a wait for a probe that never passes both fail fast.
+        port = self.http.server_address[1]
+        for step in ('    wait 10m', f'    wait until http GET "http://127.0.0.1:{port}/missing" {{ timeout = 10m, interval = 1s }}'):
+            wf = self.runbook('  check "ok" run "true"', step)
+            started = time.time()
+            failure = self.run_jobs(wf, {"TRIX_DEADLINE": str(int(time.time()) + 3)})
+            self.assertIsNotNone(failure, step)
+            self.assertIn("the pipeline timeout has passed", failure[3])
+            self.assertLess(time.time() - started, 20, step)
 
 
 class FakeGithubApi(http.server.BaseHTTPRequestHandler):
@@ -551,6 +794,115 @@ pipeline release {
                    GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR="bob", TRIX_GITHUB_TOKEN="tok")
         p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0)
+
+
+class SingleApproval(unittest.TestCase):
+    """`require ops` on GitHub: the approval job's environment has the role's members
+    as required reviewers, and the job itself checks the run's review history, so an
+    environment that was never configured (GitHub creates it with no reviewers) or an
+    administrator's bypass of its protection rules cannot let the run through. The
+    check runs with bash, curl and jq against the recording stand-in of the GitHub API."""
+
+    RUNBOOK = """
+role ops = ["alice", "Bob"]
+environment production { protected = true }
+approval release { require ops }
+pipeline release {
+  trigger dispatch
+  approve release
+  stage rollout { run "./deploy.sh" }
+}
+"""
+    JOB = "approve-release"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-approval-"))
+        src = cls.tmp / "single.trix"
+        src.write_text(cls.RUNBOOK)
+        r = subprocess.run([TRIXC, "emit", "github", str(src), "-o", str(cls.tmp / "out")], env=dict(os.environ, NO_COLOR="1"),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.wf = yaml.safe_load((cls.tmp / "out" / "release.yml").read_text())
+        cls.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithubApi)
+        threading.Thread(target=cls.api.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def check(self, reviews, actor="carol"):
+        FakeGithubApi.reviews = reviews
+        FakeGithubApi.asked = []
+        job = self.wf["jobs"][self.JOB]
+        [step] = [st for st in job["steps"] if "TRIX_GITHUB_TOKEN" in (st.get("env") or {})]
+        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/shop",
+                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN="tok-1")
+        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(FakeGithubApi.asked, [("/repos/acme/shop/actions/runs/42/approvals", "Bearer tok-1")])
+        return p.returncode, p.stdout + p.stderr
+
+    def test_shape(self):
+        job = self.wf["jobs"]["approve-release"]
+        self.assertEqual(job["environment"], "release")
+        self.assertEqual(job["permissions"], {"actions": "read", "contents": "read"})
+        self.assertIn("approve-release", self.wf["jobs"]["stage-rollout"]["needs"])
+
+    def test_a_member_approved(self):
+        rc, out = self.check([QuorumApproval.review("bob", "release")])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("approved by bob (1 of 1 needed)", out)
+
+    def test_no_review_unconfigured_environment_or_bypass_fails(self):
+        rc, out = self.check([])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("needs 1 distinct people of [ops]", out)
+
+    def test_the_starter_an_outsider_or_another_environment_do_not_count(self):
+        rc, out = self.check([QuorumApproval.review("alice", "release"), QuorumApproval.review("mallory", "release"),
+                              QuorumApproval.review("bob", "staging")], actor="Alice")
+        self.assertEqual(rc, 1, out)
+
+
+class Attestation(SingleApproval):
+    """`confirm` on GitHub: the attest job's environment takes the runbook's role members as
+    reviewers, and the job checks the run's review history, so an `attest` environment that
+    was never configured cannot pass an unanswered confirm (section 4: it fails)."""
+
+    RUNBOOK = """
+role ops = ["alice", "Bob"]
+environment production { }
+gate ready { confirm "change ticket filed" }
+pipeline release {
+  trigger dispatch
+  gate ready
+  stage rollout { run "./deploy.sh" }
+}
+"""
+    JOB = "attest-ready"
+
+    def test_shape(self):
+        job = self.wf["jobs"][self.JOB]
+        self.assertEqual(job["environment"], "attest")
+        self.assertEqual(job["permissions"], {"actions": "read", "contents": "read"})
+        self.assertIn(self.JOB, self.wf["jobs"]["stage-rollout"]["needs"])
+
+    def test_a_member_approved(self):
+        rc, out = self.check([QuorumApproval.review("BOB", "attest")])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("attested by bob", out)
+
+    def test_no_review_unconfigured_environment_or_bypass_fails(self):
+        rc, out = self.check([])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no member of the roles of the runbook attested", out)
+
+    def test_the_starter_an_outsider_or_another_environment_do_not_count(self):
+        # The starter may attest (a confirm has no separation of duties); outsiders and
+        # other environments do not count.
+        rc, out = self.check([QuorumApproval.review("mallory", "attest"), QuorumApproval.review("alice", "release")])
+        self.assertEqual(rc, 1, out)
 
 
 def main():
