@@ -777,6 +777,12 @@ bool Runner::Check(const json& c) {
     Say(who, fmt::format("check \"{}\": {}", label, what));
     return true;
   }
+  // As a step: nothing new starts once the run (or its rollback) is told to
+  // stop. A probe started anyway could finish before its cancellation was seen.
+  if (Stopped()) {
+    failure_ = "interrupted";
+    return false;
+  }
   if (progress_) progress_->StageStarted(who);
   if (progress_) progress_->StepStarted(c.value("id", ""), "check \"" + label + "\"");
   ProbeOutcome r = Probe(c["probe"], who);

@@ -74,6 +74,11 @@ class Signals(TrixTestCase):
     def test_second_sigint_during_rollback_stops_it_with_13(self):
         self.interrupt_the_rollback_in_undo_b("sleep 30")
         self.assertNotIn("rollback", self.lines("log"))
+        # Nor does the rollback's verify start: its check was started (and
+        # journalled) after the second signal, and under load could finish.
+        [run_id] = self.run_ids()
+        self.assertEqual([x for x in self.journal(run_id) if x.get("event") == "check"], [])
+        self.assertNotIn("rollback-verify", self.lines("log"))
 
     def test_resume_after_a_second_sigint_finishes_the_rollback(self):
         self.interrupt_the_rollback_in_undo_b("test -f undo-b.fast || sleep 30")
