@@ -707,7 +707,40 @@ class FakeGithubApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class QuorumApproval(unittest.TestCase):
+class GithubApiCase(unittest.TestCase):
+    """Emits RUNBOOK to GitHub once per class, serves FakeGithubApi on a
+    loopback port, and runs a job's step script against it."""
+
+    RUNBOOK = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-github-api-"))
+        src = cls.tmp / "runbook.trix"
+        src.write_text(cls.RUNBOOK)
+        r = subprocess.run([TRIXC, "emit", "github", str(src), "-o", str(cls.tmp / "out")], env=dict(os.environ, NO_COLOR="1"),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.wf = yaml.safe_load((cls.tmp / "out" / "release.yml").read_text())
+        cls.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithubApi)
+        threading.Thread(target=cls.api.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_step(self, step, reviews, actor, token, repo="acme/shop"):
+        """Runs the step's script with bash as GitHub would (run 42 of REPO) and
+        returns the finished process; FakeGithubApi.asked records its requests."""
+        FakeGithubApi.reviews = reviews
+        FakeGithubApi.asked = []
+        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY=repo,
+                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN=token)
+        return subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+
+
+class QuorumApproval(GithubApiCase):
     """A quorum of two on GitHub: two environments with the same reviewers and a
     job that counts the distinct approvers in the run's review history. The
     counting script runs with bash, curl and jq against a recording stand-in of
@@ -728,30 +761,9 @@ pipeline release {
 }
 """
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-quorum-"))
-        src = cls.tmp / "quorum.trix"
-        src.write_text(cls.RUNBOOK)
-        r = subprocess.run([TRIXC, "emit", "github", str(src), "-o", str(cls.tmp / "out")], env=dict(os.environ, NO_COLOR="1"),
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.wf = yaml.safe_load((cls.tmp / "out" / "release.yml").read_text())
-        cls.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithubApi)
-        threading.Thread(target=cls.api.serve_forever, daemon=True).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.api.shutdown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def count(self, reviews, actor="bob"):
-        FakeGithubApi.reviews = reviews
-        FakeGithubApi.asked = []
         [step] = self.wf["jobs"]["approve-release-quorum"]["steps"][:1]
-        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/shop",
-                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN="tok-123")
-        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        p = self.run_step(step, reviews, actor, "tok-123")
         self.assertEqual(FakeGithubApi.asked, [("/repos/acme/shop/actions/runs/42/approvals", "Bearer tok-123")])
         return p.returncode, p.stdout + p.stderr
 
@@ -788,15 +800,12 @@ pipeline release {
         self.assertIn("approved by alice (1 of 2 needed)", out)
 
     def test_api_failure_fails_closed(self):
-        FakeGithubApi.reviews = []
         [step] = self.wf["jobs"]["approve-release-quorum"]["steps"][:1]
-        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/other",
-                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR="bob", TRIX_GITHUB_TOKEN="tok")
-        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        p = self.run_step(step, [], "bob", "tok", repo="acme/other")
         self.assertNotEqual(p.returncode, 0)
 
 
-class SingleApproval(unittest.TestCase):
+class SingleApproval(GithubApiCase):
     """`require ops` on GitHub: the approval job's environment has the role's members
     as required reviewers, and the job itself checks the run's review history, so an
     environment that was never configured (GitHub creates it with no reviewers) or an
@@ -815,31 +824,10 @@ pipeline release {
 """
     JOB = "approve-release"
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="trix-approval-"))
-        src = cls.tmp / "single.trix"
-        src.write_text(cls.RUNBOOK)
-        r = subprocess.run([TRIXC, "emit", "github", str(src), "-o", str(cls.tmp / "out")], env=dict(os.environ, NO_COLOR="1"),
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.wf = yaml.safe_load((cls.tmp / "out" / "release.yml").read_text())
-        cls.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithubApi)
-        threading.Thread(target=cls.api.serve_forever, daemon=True).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.api.shutdown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def check(self, reviews, actor="carol"):
-        FakeGithubApi.reviews = reviews
-        FakeGithubApi.asked = []
         job = self.wf["jobs"][self.JOB]
         [step] = [st for st in job["steps"] if "TRIX_GITHUB_TOKEN" in (st.get("env") or {})]
-        env = dict(os.environ, GITHUB_API_URL=f"http://127.0.0.1:{self.api.server_address[1]}", GITHUB_REPOSITORY="acme/shop",
-                   GITHUB_RUN_ID="42", GITHUB_TRIGGERING_ACTOR=actor, TRIX_GITHUB_TOKEN="tok-1")
-        p = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60)
+        p = self.run_step(step, reviews, actor, "tok-1")
         self.assertEqual(FakeGithubApi.asked, [("/repos/acme/shop/actions/runs/42/approvals", "Bearer tok-1")])
         return p.returncode, p.stdout + p.stderr
 
