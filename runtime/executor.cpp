@@ -1175,7 +1175,10 @@ void Runner::WriteMetrics(std::string status) {
   }
   mine["trix_rollbacks_total"] += counter(fmt::format("trix_rollbacks_total{{{}}}", labels), (status == "rolled_back" || status == "rollback_failed") ? 1 : 0);
   for (const char* st : {"running", "succeeded", "stopped", "failed"}) {
-    const std::string now = running ? "running" : status == "succeeded" ? "succeeded" : status == "stopped" ? "stopped" : "failed";
+    // A run interrupted before it changed anything (exit 13) stands as
+    // stopped, not failed: it raises no TrixDeploymentFailed.
+    const bool stopped = status == "stopped" || (status == "interrupted" && !changed_);
+    const std::string now = running ? "running" : status == "succeeded" ? "succeeded" : stopped ? "stopped" : "failed";
     mine["trix_deployment_status"] += gauge(fmt::format("trix_deployment_status{{{},status=\"{}\"}}", labels, st), now == st ? 1 : 0);
   }
   for (const char* st : {"passed", "failed"}) {

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from e2e_support import OK, ROLLED_BACK, ROLLBACK_FAILED, STOPPED, Route, TrixTestCase, free_port
+from e2e_support import INTERRUPTED, OK, ROLLED_BACK, ROLLBACK_FAILED, STOPPED, Route, TrixTestCase, free_port
 
 LOCK_RUNBOOK = """\
 environment dev { x = 1 }
@@ -223,6 +223,18 @@ class MetricsWhileRunning(TrixTestCase):
         self.assertEqual(totals["succeeded"], 2)
         self.assertEqual(sum(totals.values()), 2)
         self.assertIn(stuck_alerts_fired(self, after), (False, None))
+
+    def test_a_run_interrupted_before_any_change_stands_as_stopped_not_failed(self):
+        p, _run_id = self.start_waiting()
+        p.send_signal(signal.SIGINT)
+        self.assertExit(self.finish(p), INTERRUPTED)
+        text = self.read("metrics.prom")
+        promtool_lint(self, text)
+        after = parse_metrics(text)
+        self.assertEqual(status_of(after), "stopped")  # TrixDeploymentFailed stays quiet
+        totals = {labels["status"]: v for labels, v in after["trix_deployments_total"]}
+        self.assertEqual(totals["interrupted"], 1)
+        self.assertEqual(sum(totals.values()), 1)
 
     def test_a_resumed_run_keeps_its_first_start_time(self):
         p, run_id = self.start_waiting()
