@@ -437,7 +437,9 @@ void ArgoEmitter::Rollout(const json& d) {
         (promoted ? post : pre).push_back(ojson{{"templateName", DnsName(s["analyze"].value("name", ""))}});
       }
     }
-    bool auto_promote = attrs.contains("auto_promote") ? attrs["auto_promote"].get<bool>() : !manual;
+    // A pause with no duration waits for `trixc promote` in the runtime,
+    // whatever `auto_promote` says; Argo would promote by itself.
+    const bool auto_promote = !manual && (!attrs.contains("auto_promote") || attrs["auto_promote"].get<bool>());
     bg["autoPromotionEnabled"] = auto_promote;
     if (!pre.empty()) bg["prePromotionAnalysis"] = ojson{{"templates", pre}};
     if (!post.empty()) bg["postPromotionAnalysis"] = ojson{{"templates", post}};
